@@ -50,3 +50,20 @@ def matrix(bundle):
     from drugresponse.train.matrix import load_matrix
 
     return load_matrix(bundle, "GDSC2")
+
+
+@pytest.fixture(scope="session")
+def checkpoint(matrix, tmp_path_factory):
+    from drugresponse.train.final import train_final
+
+    return train_final(matrix, tmp_path_factory.mktemp("ckpt") / "gdsc2", "quick", seed=0)
+
+
+@pytest.fixture(scope="session")
+def exported(checkpoint, bundle, tmp_path_factory):
+    """A model exported by the project's own export path into a fresh assets folder."""
+    from drugresponse.export.onnx_export import export_model
+
+    out = tmp_path_factory.mktemp("assets") / "model.onnx"
+    report = export_model(checkpoint, out, bundle.profiles, {"lco": {"note": "fixture"}})
+    return out, report

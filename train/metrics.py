@@ -48,7 +48,10 @@ def summary(drug_index: np.ndarray, measured: np.ndarray, predicted: np.ndarray)
     """Pooled metrics plus per-drug Pearson/Spearman averaged over drugs (NaN correlations skipped)."""
     result = pooled(measured, predicted)
     drugs = per_drug(drug_index, measured, predicted)
-    result["per_drug_pearson"] = float(np.nanmean([d["pearson"] for d in drugs.values()])) if drugs else float("nan")
-    result["per_drug_spearman"] = float(np.nanmean([d["spearman"] for d in drugs.values()])) if drugs else float("nan")
+    for name in ("pearson", "spearman"):
+        values = np.array([d[name] for d in drugs.values()], dtype=float)
+        # a constant prediction (drug mean within one fold) has no correlation: NaN, skipped in the mean
+        result[f"per_drug_{name}"] = float(np.mean(values[~np.isnan(values)])) if (~np.isnan(values)).any() \
+            else float("nan")
     result["n_drugs_scored"] = len(drugs)
     return result

@@ -40,6 +40,18 @@ class FitHistory:
         return dict(self.__dict__)
 
 
+def standardise_targets(ln_ic50: np.ndarray, train_mask: np.ndarray):
+    """Drug-wise z-scores from training pairs: (z with 0 where unmeasured, drug mean, drug sd)."""
+    y = np.where(train_mask, ln_ic50, np.nan)
+    with np.errstate(all="ignore"):
+        drug_mean = np.nanmean(y, axis=0)
+        drug_sd = np.nanstd(y, axis=0)
+    drug_mean = np.nan_to_num(drug_mean, nan=float(np.nanmean(y))).astype(np.float32)
+    drug_sd = np.maximum(np.nan_to_num(drug_sd, nan=1.0), 1e-2).astype(np.float32)
+    z = np.nan_to_num((ln_ic50 - drug_mean) / drug_sd).astype(np.float32)
+    return z, drug_mean, drug_sd
+
+
 def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (((pred - target) ** 2) * mask).sum() / mask.sum().clamp(min=1)
 
@@ -107,10 +119,7 @@ def fit_model(matrix: ResponseMatrix, train_mask: np.ndarray, config: ModelConfi
     preprocessor = Preprocessor(scaling)
     with torch.no_grad():
         features = preprocessor(*(torch.from_numpy(matrix.profiles[m]) for m in MODALITIES))
-    y = np.where(train_mask, matrix.ln_ic50, np.nan)
-    drug_mean = np.nan_to_num(np.nanmean(y, axis=0), nan=float(np.nanmean(y)))
-    drug_sd = np.maximum(np.nan_to_num(np.nanstd(y, axis=0), nan=1.0), 1e-2)
-    z_np = np.nan_to_num((matrix.ln_ic50 - drug_mean) / drug_sd).astype(np.float32)
+    z_np, drug_mean, drug_sd = standardise_targets(matrix.ln_ic50, train_mask)
     z = torch.from_numpy(z_np)
 
     history = FitHistory()

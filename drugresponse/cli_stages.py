@@ -1,0 +1,141 @@
+"""Sub-commands for the model stages (train, evaluate, export, serve), each imported only when run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import UserError
+from .paths import REPO_ROOT
+
+RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+
+
+def _matrix(args, exclude: set[str] | None = None):
+    from drugresponse.train.bundle import Bundle, is_valid_bundle
+    from drugresponse.train.matrix import load_matrix
+
+    path = args.bundle_path(args)
+    if not is_valid_bundle(path):
+        raise UserError(f"no valid data bundle at {path}. Build it first with `drugresponse data build`.")
+    return load_matrix(Bundle.open(path), args.dataset, exclude)
+
+
+def _read_exclusions(path: str | None) -> set[str]:
+    if not path:
+        return set()
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as exc:
+        raise UserError(f"cannot read --exclude-cell-lines file {path}: {exc.strerror}.") from exc
+    return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+
+
+def cmd_train(args) -> None:
+    from drugresponse.train.final import train_final
+
+    exclude = _read_exclusions(args.exclude_cell_lines)
+    matrix = _matrix(args, exclude)
+    unknown = exclude - set(matrix.cell_lines)
+    if unknown and len(unknown) == len(exclude):
+        raise UserError(f"none of the {len(exclude)} cell lines in {args.exclude_cell_lines} is in {args.dataset}; "
+                        f"expected GDSC names, one per line (e.g. {matrix.cell_lines[0]}).")
+    out = train_final(matrix, Path(args.out), args.preset, args.seed, sorted(exclude & set(matrix.cell_lines)))
+    print(f"checkpoint written to {out}")
+
+
+def cmd_evaluate(args) -> None:
+    from drugresponse.train.evaluate import EvaluationConfig, evaluate
+    from drugresponse.train.report import write_plots
+
+    config = EvaluationConfig(dataset=args.dataset.upper(), split=args.split, n_folds=args.folds, seed=args.seed,
+                              preset=args.preset, models=tuple(args.models))
+    matrix = _matrix(args)
+    out_dir = Path(args.out)
+    records = evaluate(matrix, config, out_dir)
+    write_plots(out_dir, config.dataset, config.split)
+    from drugresponse.train.evaluate import markdown_table
+
+    print(markdown_table(records))
+
+
+def add_stage_commands(stages, add_data_dir, bundle_path, assets_dir: Path) -> None:
+    from drugresponse.train_names import MODEL_NAMES, SPLITS  # light module: no torch import
+
+    def common(parser):
+        add_data_dir(parser)
+        parser.add_argument("--dataset", default="GDSC2", type=str.upper, choices=["GDSC1", "GDSC2"],
+                            help="which screen to learn (default GDSC2)")
+        parser.add_argument("--seed", type=int, default=0, help="seed for folds, inner splits and weights")
+        parser.add_argument("--preset", default="full", choices=["full", "quick"],
+                            help="model settings: full (the published model) or quick (seconds, for smoke tests)")
+        parser.set_defaults(bundle_path=bundle_path)
+
+    train = stages.add_parser("train", help="train the final model on all (or all but excluded) cell lines",
+                              description="Train the multi-task network on every cell line of the dataset "
+                                          "(minus --exclude-cell-lines) and write a checkpoint with everything "
+                                          "fitted on the training data.")
+    common(train)
+    train.add_argument("--exclude-cell-lines", metavar="FILE", help="text file, one GDSC cell-line name per line")
+    train.add_argument("--out", default=str(REPO_ROOT / "checkpoints" / "gdsc2"), help="checkpoint folder")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = stages.add_parser("evaluate", help="cross-validate the model and the baselines on seeded folds",
+                                 description="Cross-validation on saved, seeded folds shared by every model: "
+                                             "lpo holds out pairs, lco whole cell lines, lto whole tissues.")
+    common(evaluate)
+    evaluate.add_argument("--split", required=True, choices=SPLITS)
+    evaluate.add_argument("--folds", type=int, default=5)
+    evaluate.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES, metavar="MODEL",
+                          help=f"models to run (default all): {', '.join(MODEL_NAMES)}")
+    evaluate.add_argument("--out", default=str(RESULTS_DIR), help="results folder (default benchmarks/results)")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    add_export_command(stages, add_data_dir, bundle_path)
+
+
+def cmd_export(args) -> None:
+    from drugresponse.export.model_card import write_model_card
+    from drugresponse.export.onnx_export import export_model
+    from drugresponse.export.serving_assets import write_serving_assets
+    from drugresponse.train.bundle import Bundle, is_valid_bundle
+    from drugresponse.train.checkpoint import load_checkpoint
+
+    bundle_path = args.bundle_path(args)
+    if not is_valid_bundle(bundle_path):
+        raise UserError(f"no valid data bundle at {bundle_path} (needed for the parity check and the app's "
+                        f"profiles). Build it with `drugresponse data build`.")
+    bundle = Bundle.open(bundle_path)
+    _, info = load_checkpoint(Path(args.checkpoint))
+    if info["data_sha256"] != bundle.manifest["content_sha256"]:
+        raise UserError(f"the checkpoint was trained on bundle {info['data_sha256'][:12]}… but the bundle at "
+                        f"{bundle_path} is {bundle.manifest['content_sha256'][:12]}…; retrain or point --data-dir "
+                        f"at the right bundle.")
+    out = Path(args.out)
+    assets = out.parent
+    summary = write_serving_assets(bundle, info["dataset"], info["drugs"], Path(args.results), Path(args.checkpoint),
+                                   assets)
+    metrics = {split: {"model": v.get("mlp_ensemble"), "baselines": {k: r for k, r in v.items() if r["baseline"]}}
+               for split, v in summary.items() if isinstance(v, dict)}
+    metrics["conformal_coverage"] = summary.get("conformal_coverage")
+    report = export_model(Path(args.checkpoint), out, bundle.profiles, metrics)
+    write_model_card(out.with_suffix(".json"), summary, assets / "MODEL_CARD.md")
+    print(f"wrote {report['path']} ({report['bytes'] / 1e6:.2f} MB, opset {report['opset']})")
+    print(f"  inputs:  {', '.join(f'{n} {s}' for n, s in report['inputs'])}")
+    print(f"  outputs: {', '.join(f'{n} {s}' for n, s in report['outputs'])}")
+    print(f"  parity with PyTorch on {report['parity']['cell_lines']} cell lines: max |difference| "
+          f"{report['parity']['max_abs_diff']:.2e} ln µM (with missing values: "
+          f"{report['parity']['max_abs_diff_with_missing']:.2e})")
+    print(f"  sidecar {out.with_suffix('.json')}, model card {assets / 'MODEL_CARD.md'}")
+
+
+def add_export_command(stages, add_data_dir, bundle_path) -> None:
+    export = stages.add_parser("export", help="write the trained model as one self-contained ONNX file (+ app assets)",
+                               description="Export a checkpoint to ONE ONNX file (raw profile in, ln IC50 for every "
+                                           "drug out, preprocessing inside), check it against PyTorch, and write "
+                                           "the assets the app reads next to it.")
+    add_data_dir(export)
+    export.add_argument("--checkpoint", default=str(REPO_ROOT / "checkpoints" / "gdsc2"))
+    export.add_argument("--out", default=str(REPO_ROOT / "assets" / "model.onnx"))
+    export.add_argument("--results", default=str(RESULTS_DIR), help="evaluation results to embed (default "
+                                                                    "benchmarks/results)")
+    export.set_defaults(func=cmd_export, bundle_path=bundle_path)

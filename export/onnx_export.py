@@ -1,0 +1,133 @@
+"""Turn a checkpoint into one self-contained ONNX file, checked before it is written.
+
+The export is a declared spec followed by a numerical check (the optimum-onnx habit): inputs are
+the raw profiles, one float32 tensor per modality with a dynamic batch axis, NaN marking a missing
+value; the output is ``ln_ic50`` [batch, drugs]. The file is written under a temporary name and
+renamed only after ``onnx.checker`` (full check) and the parity check against PyTorch pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from drugresponse.errors import UserError
+from drugresponse.train.bundle import MODALITIES
+from drugresponse.train.checkpoint import load_checkpoint
+
+UNITS = "natural log of IC50 in micromolar"
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    input_names: tuple[str, ...] = MODALITIES
+    output_name: str = "ln_ic50"
+    opset: int = 18
+    tolerance: float = 1e-4  # max |onnxruntime - torch| in ln µM
+    check_batches: tuple[int, ...] = (1, 2, 7)
+
+
+def _torch_predict(model, profiles: dict[str, np.ndarray]) -> np.ndarray:
+    with torch.no_grad():
+        return model(*(torch.from_numpy(np.ascontiguousarray(profiles[m], dtype=np.float32))
+                       for m in MODALITIES)).numpy()
+
+
+def parity(model, session: ort.InferenceSession, profiles: dict[str, np.ndarray], spec: ExportSpec) -> dict:
+    """Largest |onnxruntime - torch| over all given profiles, at several batch sizes and with NaNs."""
+    feed = {m: np.ascontiguousarray(profiles[m], dtype=np.float32) for m in MODALITIES}
+    n = len(feed["expression"])
+    worst = float(np.max(np.abs(session.run(None, feed)[0] - _torch_predict(model, feed))))
+    for batch in spec.check_batches:
+        part = {m: v[: min(batch, n)] for m, v in feed.items()}
+        worst = max(worst, float(np.max(np.abs(session.run(None, part)[0] - _torch_predict(model, part)))))
+    rng = np.random.default_rng(0)
+    holed = {m: np.where(rng.random(v[:8].shape) < 0.1, np.nan, v[:8]).astype(np.float32) for m, v in feed.items()}
+    nan_diff = float(np.max(np.abs(session.run(None, holed)[0] - _torch_predict(model, holed))))
+    return {"cell_lines": n, "max_abs_diff": max(worst, nan_diff), "max_abs_diff_with_missing": nan_diff}
+
+
+def _metadata(info: dict, metrics: dict | None) -> dict[str, str]:
+    training = {k: info[k] for k in ("dataset", "n_cell_lines", "n_pairs", "seed", "preset", "config",
+                                     "excluded_cell_lines", "ridge_weight", "ridge_alpha", "best_epochs", "created_at")}
+    return {
+        "genes": json.dumps(info["genes"]),
+        "drugs": json.dumps(info["drugs"]),
+        "model_version": json.dumps(f"drugresponse-{info['package_version']}+{info['created_at']}"),
+        "data_sha256": json.dumps(info["data_sha256"]),
+        "training": json.dumps(training),
+        "metrics": json.dumps(metrics or {}),
+        "units": json.dumps(UNITS),
+        "inputs": json.dumps({m: "float32 [batch, genes], raw bundle scale, NaN = missing" for m in MODALITIES}),
+    }
+
+
+def _export_graph(model, example: dict[str, np.ndarray], path: Path, spec: ExportSpec) -> None:
+    # The new exporter needs a batch of at least 2 in the example to keep the batch axis dynamic.
+    args = tuple(torch.from_numpy(np.ascontiguousarray(example[m][:2], dtype=np.float32)) for m in MODALITIES)
+    batch = torch.export.Dim("batch")
+    with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates each pass on stdout
+        torch.onnx.export(model, args, str(path), input_names=list(spec.input_names),
+                          output_names=[spec.output_name], dynamic_shapes=({0: batch},) * 3,
+                          opset_version=spec.opset, external_data=False, dynamo=True)
+
+
+def export_model(checkpoint: Path, out: Path, profiles: dict[str, np.ndarray], metrics: dict | None = None,
+                 spec: ExportSpec = ExportSpec()) -> dict:
+    """Export, check and atomically write ``out`` and its sidecar ``out.json``; return a report.
+
+    ``profiles`` are raw profiles (the bundle's cell lines) used for the parity check.
+    """
+    model, info = load_checkpoint(checkpoint)
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out.parent, prefix=".write-probe-", delete=True)
+        probe.close()
+    except OSError as exc:
+        raise UserError(f"cannot write to {out.parent}: {exc.strerror}. Choose another --out.") from exc
+    if len(profiles["expression"]) < 2:
+        raise UserError("the parity check needs at least 2 cell-line profiles.")
+    if profiles["expression"].shape[1] != len(info["genes"]):
+        raise UserError(f"the profiles have {profiles['expression'].shape[1]} genes but the checkpoint was trained "
+                        f"on {len(info['genes'])}: they come from another bundle.")
+    metadata = _metadata(info, metrics)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-tmp-") as tmp:
+        tmp_path = Path(tmp) / out.name
+        _export_graph(model, profiles, tmp_path, spec)
+        proto = onnx.load(str(tmp_path))
+        del proto.metadata_props[:]
+        for key, value in metadata.items():
+            proto.metadata_props.add(key=key, value=value)
+        proto.doc_string = f"drugresponse: raw genomic profile -> {UNITS} for {len(info['drugs'])} drugs"
+        onnx.checker.check_model(proto, full_check=True)
+        onnx.save(proto, str(tmp_path))
+        session = ort.InferenceSession(str(tmp_path), providers=["CPUExecutionProvider"])
+        check = parity(model, session, profiles, spec)
+        if not check["max_abs_diff"] <= spec.tolerance:
+            raise UserError(f"refusing to write {out}: onnxruntime differs from PyTorch by {check['max_abs_diff']:.2e} "
+                            f"(tolerance {spec.tolerance:.0e}).")
+        sidecar = {k: json.loads(v) for k, v in metadata.items()}
+        sidecar.update({"input_names": list(spec.input_names), "output_name": spec.output_name, "opset": spec.opset,
+                        "parity": check})
+        json_tmp = Path(tmp) / (out.stem + ".json")
+        json_tmp.write_text(json.dumps(sidecar) + "\n")
+        os.replace(tmp_path, out)
+        os.replace(json_tmp, out.with_suffix(".json"))
+    graph = onnx.load(str(out), load_external_data=False).graph
+    return {
+        "path": str(out), "bytes": out.stat().st_size, "opset": spec.opset,
+        "inputs": [(i.name, [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]) for i in graph.input],
+        "outputs": [(o.name, [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]) for o in graph.output],
+        "parity": check, "drugs": len(info["drugs"]), "genes": len(info["genes"]),
+    }

@@ -1,0 +1,46 @@
+"""Train the model users get: every (non-excluded) cell line, settings chosen on an inner split."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .checkpoint import save_checkpoint
+from .matrix import ResponseMatrix
+from .neural import NeuralPredictor
+from .presets import PRESETS, candidates_for
+
+
+def train_final(matrix: ResponseMatrix, out_dir: Path, preset: str = "full", seed: int = 0,
+                excluded: list[str] | None = None) -> Path:
+    """Fit on all measured pairs and write the checkpoint (with loss curves) to ``out_dir``."""
+    print(f"training on {len(matrix.cell_lines)} cell lines x {len(matrix.drugs)} drugs "
+          f"({int(matrix.measured.sum()):,} pairs), preset {preset}, seed {seed}", file=sys.stderr)
+    predictor = NeuralPredictor(config=PRESETS[preset], candidates=candidates_for(preset), show_progress=True)
+    predictor.fit(matrix, matrix.measured, "lco", seed)
+    history = predictor.history_
+    for k, (best, val) in enumerate(zip(history.best_epoch, history.val_loss)):
+        print(f"  member {k}: best epoch {best}, validation loss {min(val):.4f}", file=sys.stderr)
+    print(f"  ridge blend weight {history.ridge_weight} (alpha {history.ridge_alpha})", file=sys.stderr)
+    curves = {"unit": "masked MSE on drug-standardised ln IC50", "members": [
+        {"member": k, "train_loss": t, "val_loss": v, "best_epoch": b}
+        for k, (t, v, b) in enumerate(zip(history.train_loss, history.val_loss, history.best_epoch))]}
+    files = {"loss_curve.json": (json.dumps(curves, indent=1) + "\n").encode()}
+    try:
+        from .plots import loss_curve_plot
+
+        png = Path(out_dir).parent / ".loss_curve.tmp.png"
+        loss_curve_plot(history.train_loss[0], history.val_loss[0], "final model, member 0", png)
+        files["loss_curve.png"] = png.read_bytes()
+        png.unlink()
+    except ImportError:  # matplotlib is optional at train time; the JSON curve is always written
+        pass
+    meta = {
+        "dataset": matrix.dataset, "drugs": matrix.drugs, "genes": matrix.genes, "data_sha256": matrix.data_sha256,
+        "seed": seed, "preset": preset, "n_cell_lines": len(matrix.cell_lines), "cell_lines": matrix.cell_lines,
+        "excluded_cell_lines": excluded or [], "n_pairs": int(matrix.measured.sum()),
+        "search": predictor.search_, "ridge_alpha": history.ridge_alpha,
+        "best_epochs": history.best_epoch,
+    }
+    return save_checkpoint(predictor.model_, predictor.chosen_, meta, out_dir, files)

@@ -1,0 +1,58 @@
+"""The neural model under the predictor contract, with hyper-parameters chosen inside each fold."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .bundle import MODALITIES
+from .matrix import ResponseMatrix
+from .model import DrugResponseModel, ModelConfig
+from .preprocessing import FittedScaling, Preprocessor
+from .splits import inner_split
+from .training import INNER_FRACTION, FitHistory, fit_model, predict, standardise_targets, train_member
+
+
+@dataclass
+class NeuralPredictor:
+    """Multi-task MLP ensemble (+ ridge blend). ``candidates`` are compared on an inner split of the
+    training data only, one member each; the winner is then fitted in full."""
+
+    config: ModelConfig = field(default_factory=ModelConfig)
+    candidates: tuple[ModelConfig, ...] = ()
+    name: str = "mlp_ensemble"
+    baseline: bool = False
+    show_progress: bool = False
+    model_: DrugResponseModel | None = None
+    history_: FitHistory | None = None
+    chosen_: ModelConfig | None = None
+    search_: list = field(default_factory=list)
+
+    def _select(self, matrix: ResponseMatrix, train_mask: np.ndarray, split: str, seed: int) -> ModelConfig:
+        if len(self.candidates) <= 1:
+            return self.candidates[0] if self.candidates else self.config
+        inner_train, inner_val = inner_split(train_mask, split, INNER_FRACTION, seed * 1000 + 999)
+        self.search_ = []
+        for config in self.candidates:
+            rows = np.nonzero(inner_train.any(axis=1))[0]
+            scaling = FittedScaling.fit({m: matrix.profiles[m][rows] for m in MODALITIES},
+                                        config.n_expression_genes, config.n_copy_number_genes, config.min_mutated)
+            with torch.no_grad():
+                features = Preprocessor(scaling)(*(torch.from_numpy(matrix.profiles[m]) for m in MODALITIES))
+            z = torch.from_numpy(standardise_targets(matrix.ln_ic50, inner_train)[0])
+            _, _, val_curve, best_epoch = train_member(features, z, inner_train, inner_val, config, seed)
+            self.search_.append({"config": config.__dict__, "val_loss": min(val_curve), "best_epoch": best_epoch})
+            print(f"  candidate val loss {min(val_curve):.4f} at epoch {best_epoch}: {config}", file=sys.stderr)
+        best = int(np.argmin([s["val_loss"] for s in self.search_]))
+        return self.candidates[best]
+
+    def fit(self, matrix: ResponseMatrix, train_mask: np.ndarray, split: str = "lco", seed: int = 0):
+        self.chosen_ = self._select(matrix, train_mask, split, seed)
+        self.model_, self.history_ = fit_model(matrix, train_mask, self.chosen_, seed, split, self.show_progress)
+        return self
+
+    def predict(self, matrix: ResponseMatrix, rows: np.ndarray) -> np.ndarray:
+        return predict(self.model_, matrix, rows)
