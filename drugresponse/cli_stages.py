@@ -91,41 +91,26 @@ def add_stage_commands(stages, add_data_dir, bundle_path, assets_dir: Path) -> N
     evaluate.set_defaults(func=cmd_evaluate)
 
     add_export_command(stages, add_data_dir, bundle_path)
+    add_serve_command(stages)
 
 
 def cmd_export(args) -> None:
-    from drugresponse.export.model_card import write_model_card
-    from drugresponse.export.onnx_export import export_model
-    from drugresponse.export.serving_assets import write_serving_assets
+    from drugresponse.export.pipeline import export_all
     from drugresponse.train.bundle import Bundle, is_valid_bundle
-    from drugresponse.train.checkpoint import load_checkpoint
 
     bundle_path = args.bundle_path(args)
     if not is_valid_bundle(bundle_path):
         raise UserError(f"no valid data bundle at {bundle_path} (needed for the parity check and the app's "
                         f"profiles). Build it with `drugresponse data build`.")
-    bundle = Bundle.open(bundle_path)
-    _, info = load_checkpoint(Path(args.checkpoint))
-    if info["data_sha256"] != bundle.manifest["content_sha256"]:
-        raise UserError(f"the checkpoint was trained on bundle {info['data_sha256'][:12]}… but the bundle at "
-                        f"{bundle_path} is {bundle.manifest['content_sha256'][:12]}…; retrain or point --data-dir "
-                        f"at the right bundle.")
     out = Path(args.out)
-    assets = out.parent
-    summary = write_serving_assets(bundle, info["dataset"], info["drugs"], Path(args.results), Path(args.checkpoint),
-                                   assets)
-    metrics = {split: {"model": v.get("mlp_ensemble"), "baselines": {k: r for k, r in v.items() if r["baseline"]}}
-               for split, v in summary.items() if isinstance(v, dict)}
-    metrics["conformal_coverage"] = summary.get("conformal_coverage")
-    report = export_model(Path(args.checkpoint), out, bundle.profiles, metrics)
-    write_model_card(out.with_suffix(".json"), summary, assets / "MODEL_CARD.md")
+    report = export_all(Bundle.open(bundle_path), Path(args.checkpoint), out, Path(args.results))
     print(f"wrote {report['path']} ({report['bytes'] / 1e6:.2f} MB, opset {report['opset']})")
     print(f"  inputs:  {', '.join(f'{n} {s}' for n, s in report['inputs'])}")
     print(f"  outputs: {', '.join(f'{n} {s}' for n, s in report['outputs'])}")
     print(f"  parity with PyTorch on {report['parity']['cell_lines']} cell lines: max |difference| "
           f"{report['parity']['max_abs_diff']:.2e} ln µM (with missing values: "
           f"{report['parity']['max_abs_diff_with_missing']:.2e})")
-    print(f"  sidecar {out.with_suffix('.json')}, model card {assets / 'MODEL_CARD.md'}")
+    print(f"  sidecar {out.with_suffix('.json')}, model card {out.parent / 'MODEL_CARD.md'}")
 
 
 def add_export_command(stages, add_data_dir, bundle_path) -> None:
@@ -139,3 +124,25 @@ def add_export_command(stages, add_data_dir, bundle_path) -> None:
     export.add_argument("--results", default=str(RESULTS_DIR), help="evaluation results to embed (default "
                                                                     "benchmarks/results)")
     export.set_defaults(func=cmd_export, bundle_path=bundle_path)
+
+
+def cmd_serve(args) -> None:
+    from drugresponse.serve.app import create, launch
+
+    model = Path(args.model)
+    app = create(model.parent, model, args.provider)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {args.host}, reachable from other machines.", flush=True)
+    launch(app, args.host, args.port)
+
+
+def add_serve_command(stages) -> None:
+    serve = stages.add_parser("serve", help="run the web app (Gradio + onnxruntime, no torch)",
+                              description="Serve the app on loopback by default. It reads only the assets folder "
+                                          "beside --model.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--model", default=str(REPO_ROOT / "assets" / "model.onnx"))
+    serve.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"],
+                       help="onnxruntime execution provider (auto: CUDA when available, else CPU)")
+    serve.set_defaults(func=cmd_serve)

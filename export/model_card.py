@@ -39,13 +39,14 @@ def model_card(sidecar: dict, summary: dict) -> str:
         f"- Trained on {training['n_cell_lines']} cell lines, {training['n_pairs']:,} measured pairs; "
         f"excluded cell lines: {', '.join(training['excluded_cell_lines']) or 'none'}.",
         "",
-        "## Evaluation (5-fold cross-validation, same folds for every model)",
+        "## Evaluation (cross-validation, the same folds for every model)",
         "",
     ]
     for split in ("lco", "lpo", "lto"):
         if split not in summary:
             continue
-        lines += [f"### {SPLIT_NAMES[split]}", "",
+        folds = next(iter(summary[split].values()))["folds"]
+        lines += [f"### {SPLIT_NAMES[split]}, {folds} folds", "",
                   "| model | RMSE | R² | Pearson | per-drug Pearson | per-drug Spearman |",
                   "|---|---|---|---|---|---|"]
         for name, r in summary[split].items():

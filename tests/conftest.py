@@ -67,3 +67,17 @@ def exported(checkpoint, bundle, tmp_path_factory):
     out = tmp_path_factory.mktemp("assets") / "model.onnx"
     report = export_model(checkpoint, out, bundle.profiles, {"lco": {"note": "fixture"}})
     return out, report
+
+
+@pytest.fixture(scope="session")
+def assets_dir(matrix, bundle, checkpoint, tmp_path_factory):
+    """App assets written by the project's own evaluate + export steps, on the fixture slice."""
+    from drugresponse.export.pipeline import export_all
+    from drugresponse.train.evaluate import EvaluationConfig, evaluate
+
+    results = tmp_path_factory.mktemp("results")
+    evaluate(matrix, EvaluationConfig(split="lco", n_folds=3, preset="quick",
+                                      models=("tissue_drug_mean", "ridge_per_drug", "mlp_ensemble")), results)
+    assets = tmp_path_factory.mktemp("app_assets")
+    export_all(bundle, checkpoint, assets / "model.onnx", results)
+    return assets

@@ -1,0 +1,60 @@
+"""The GDSC cell lines the app offers: annotations, stored profiles, measured responses, evaluation."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from drugresponse.errors import UserError
+
+from .runtime import MODALITIES
+
+REQUIRED = ("cell_lines.parquet", "measured.parquet", *(f"profiles_{m}.parquet" for m in MODALITIES))
+
+
+@dataclass
+class Catalog:
+    cell_lines: pl.DataFrame  # cell_line, tissue, tissue_subtype, tcga_type, msi_status, ...
+    profiles: dict[str, np.ndarray]  # float32 [cell lines, genes], rows in cell_lines order
+    measured: pl.DataFrame  # cell_line, drug, ln_ic50, ...
+    evaluation_dir: Path
+
+    @classmethod
+    def load(cls, assets: Path) -> "Catalog":
+        assets = Path(assets)
+        missing = [f for f in REQUIRED if not (assets / f).is_file()]
+        if missing:
+            raise UserError(f"{assets} lacks {', '.join(missing)}; run `drugresponse export` to write the app's assets.")
+        cell_lines = pl.read_parquet(assets / "cell_lines.parquet")
+        order = cell_lines["cell_line"].to_list()
+        profiles = {}
+        for modality in MODALITIES:
+            table = pl.read_parquet(assets / f"profiles_{modality}.parquet")
+            if table["cell_line"].to_list() != order:
+                raise UserError(f"profiles_{modality}.parquet and cell_lines.parquet disagree; re-run the export.")
+            profiles[modality] = np.stack(table[modality].to_numpy()).astype(np.float32)
+        return cls(cell_lines, profiles, pl.read_parquet(assets / "measured.parquet"), assets / "evaluation")
+
+    @property
+    def tissues(self) -> list[str]:
+        return sorted(self.cell_lines["tissue"].unique().to_list())
+
+    def names(self, tissue: str | None = None) -> list[str]:
+        table = self.cell_lines if not tissue else self.cell_lines.filter(pl.col("tissue") == tissue)
+        return table["cell_line"].to_list()
+
+    def row(self, cell_line: str) -> int:
+        matches = np.flatnonzero(self.cell_lines["cell_line"].to_numpy() == cell_line)
+        if len(matches) == 0:
+            raise UserError(f"unknown cell line {cell_line!r}; choose one of the GDSC cell lines listed in the app.")
+        return int(matches[0])
+
+    def evaluation(self, name: str):
+        path = self.evaluation_dir / name
+        if not path.is_file():
+            return None
+        return json.loads(path.read_text()) if path.suffix == ".json" else pl.read_parquet(path)

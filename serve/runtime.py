@@ -1,0 +1,85 @@
+"""The onnxruntime session: provider choice, session options, and the model's own metadata.
+
+Session options, chosen deliberately:
+- graph optimisation ``ORT_ENABLE_ALL`` (constant folding and Gemm fusions help the small MLP);
+- ``intra_op_num_threads`` defaults to 1: a request is one small matrix product, and the app serves
+  several requests at once, so one thread per request beats threads fighting over the cores;
+- execution provider: CUDA when asked for (``cuda``) or available (``auto``), else CPU. onnxruntime
+  silently falls back to CPU when CUDA cannot start, so we report the providers the session really uses.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from drugresponse.errors import UserError
+
+MODALITIES = ("expression", "mutation", "copy_number")
+PROVIDERS = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class ModelRuntime:
+    """A loaded model: call ``predict`` with raw profiles, read ``genes``, ``drugs`` and ``metadata``."""
+
+    session: ort.InferenceSession
+    metadata: dict
+    provider: str  # the execution provider actually in use
+
+    @property
+    def genes(self) -> list[str]:
+        return self.metadata["genes"]
+
+    @property
+    def drugs(self) -> list[str]:
+        return self.metadata["drugs"]
+
+    def predict(self, profiles: dict[str, np.ndarray]) -> np.ndarray:
+        """ln IC50 (µM) [samples, drugs] from raw profiles [samples, genes] (NaN = missing)."""
+        feed = {m: np.ascontiguousarray(profiles[m], dtype=np.float32) for m in MODALITIES}
+        return self.session.run(None, feed)[0]
+
+
+def _providers(requested: str) -> list[str]:
+    available = ort.get_available_providers()
+    if requested == "cpu":
+        return ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if requested == "cuda":
+        print("warning: --provider cuda was asked for but this onnxruntime has no CUDA execution provider "
+              "(install onnxruntime-gpu); using the CPU.", file=sys.stderr)
+    return ["CPUExecutionProvider"]
+
+
+def load_runtime(model_path: Path, provider: str = "auto", threads: int = 1) -> ModelRuntime:
+    """Open the ONNX file with the chosen provider; refuse a file that is missing or not ours."""
+    if provider not in PROVIDERS:
+        raise UserError(f"unknown provider {provider!r}; expected one of {', '.join(PROVIDERS)}.")
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise UserError(f"no model at {model_path}. The repository ships one in assets/; or export your own "
+                        f"with `drugresponse export`.")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(str(model_path), options, providers=_providers(provider))
+    except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
+        raise UserError(f"cannot load {model_path} with onnxruntime: {exc}") from exc
+    custom = session.get_modelmeta().custom_metadata_map
+    missing = {"genes", "drugs", "units"} - set(custom)
+    if missing:
+        raise UserError(f"{model_path} lacks the metadata {sorted(missing)}: it was not written by `drugresponse export`.")
+    metadata = {k: json.loads(v) for k, v in custom.items()}
+    active = session.get_providers()[0]
+    if provider == "cuda" and active != "CUDAExecutionProvider":
+        print("warning: CUDA could not start; onnxruntime is running on the CPU.", file=sys.stderr)
+    return ModelRuntime(session, metadata, active)

@@ -1,0 +1,94 @@
+"""End to end: the app on a free loopback port, called by gradio_client; and the app without torch."""
+
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from drugresponse.serve.app import create, launch
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def running_app(assets_dir):
+    app = create(assets_dir, provider="cpu")
+    port = free_port()
+    launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def client(running_app):
+    from gradio_client import Client
+
+    return Client(running_app, verbose=False)
+
+
+def test_named_endpoints_are_exposed(client):
+    endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/predict", "/rank_drugs", "/predict_profile", "/model_info"} <= endpoints
+
+
+def test_predict_endpoint(client, matrix):
+    result = client.predict(matrix.cell_lines[0], matrix.drugs[:2], api_name="/predict")
+    assert [row[0] for row in result["data"]] == matrix.drugs[:2]
+    assert "predicted ln IC50" in result["headers"]
+
+
+def test_rank_drugs_endpoint(client, matrix):
+    result = client.predict(matrix.cell_lines[0], api_name="/rank_drugs")
+    assert len(result["data"]) == len(matrix.drugs)
+
+
+def test_predict_profile_endpoint(client, bundle, tmp_path):
+    from gradio_client import handle_file
+
+    from .test_serve_uploads import long_csv
+
+    path = tmp_path / "sample.csv"
+    path.write_bytes(long_csv(bundle, 0))
+    result = client.predict(handle_file(str(path)), api_name="/predict_profile")
+    assert len(result["data"]) == len(bundle.responses.filter(
+        bundle.responses["dataset"] == "GDSC2")["drug"].unique())
+
+
+def test_bad_upload_gets_a_message_not_a_trace(client, tmp_path):
+    from gradio_client import handle_file
+
+    path = tmp_path / "bad.csv"
+    path.write_text("sample,gene,modality,value\nS1,TP53,expression,abc\n")
+    with pytest.raises(Exception, match="is not a number"):
+        client.predict(handle_file(str(path)), api_name="/predict_profile")
+
+
+def test_model_info_endpoint(client):
+    info = client.predict(api_name="/model_info")
+    assert info["units"] == "natural log of IC50 in micromolar"
+    assert info["provider"] == "CPUExecutionProvider"
+
+
+def test_app_runs_with_torch_unimportable(assets_dir):
+    script = textwrap.dedent(f"""
+        import sys, json
+        # a None entry makes `import torch` fail the way a missing package does
+        for name in ("torch", "drugresponse.train", "drugresponse.export"):
+            sys.modules[name] = None
+        from pathlib import Path
+        from drugresponse.serve.app import create
+        app = create(Path({str(assets_dir)!r}), provider="cpu")
+        blocked = [m for m, mod in sys.modules.items() if mod is not None
+                   and (m == "torch" or m.startswith(("torch.", "drugresponse.train", "drugresponse.export")))]
+        print(json.dumps({{"blocked_loaded": blocked}}))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"blocked_loaded": []}
