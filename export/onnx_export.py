@@ -24,6 +24,7 @@ import torch
 from drugresponse.errors import UserError
 from drugresponse.train.bundle import MODALITIES
 from drugresponse.train.checkpoint import load_checkpoint
+from drugresponse.train.model import with_half_stored_weights
 
 UNITS = "natural log of IC50 in micromolar"
 
@@ -104,7 +105,8 @@ def export_model(checkpoint: Path, out: Path, profiles: dict[str, np.ndarray], m
     metadata = _metadata(info, metrics)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-tmp-") as tmp:
         tmp_path = Path(tmp) / out.name
-        _export_graph(model, profiles, tmp_path, spec)
+        # float16-stored weights halve the file; training already rounded them, so parity stays exact
+        _export_graph(with_half_stored_weights(model), profiles, tmp_path, spec)
         proto = onnx.load(str(tmp_path))
         del proto.metadata_props[:]
         for key, value in metadata.items():

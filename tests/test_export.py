@@ -25,6 +25,8 @@ def test_export_is_one_file_with_the_declared_interface(exported):
     assert [i.name for i in proto.graph.input] == list(MODALITIES)
     assert [o.name for o in proto.graph.output] == ["ln_ic50"]
     assert report["parity"]["max_abs_diff"] <= 1e-4
+    # weights ship as float16 (rounded at training time, so parity above is unaffected)
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in proto.graph.initializer)
 
 
 def test_metadata_and_sidecar_agree(exported, checkpoint, bundle):

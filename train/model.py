@@ -54,6 +54,43 @@ class MultiTaskNet(nn.Module):
         return self.layers(features)
 
 
+class HalfStoredLinear(nn.Module):
+    """A Linear layer whose weights are stored as float16 and computed in float32.
+
+    Used for export only: weights were already rounded to float16 at the end of training
+    (``round_weights_to_half``), so this halves the ONNX file without changing a prediction.
+    """
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        self.register_buffer("weight", linear.weight.detach().half())
+        self.register_buffer("bias", linear.bias.detach().half())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight.float(), self.bias.float())
+
+
+def round_weights_to_half(model: nn.Module) -> None:
+    """Round every Linear weight to float16 precision, so evaluation sees the numbers export ships."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                module.weight.copy_(module.weight.half().float())
+                module.bias.copy_(module.bias.half().float())
+
+
+def with_half_stored_weights(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose Linear layers store float16 weights (see HalfStoredLinear)."""
+    import copy
+
+    clone = copy.deepcopy(model)
+    for name, module in list(clone.named_modules()):
+        for child_name, child in list(module.named_children()):
+            if isinstance(child, nn.Linear):
+                setattr(module, child_name, HalfStoredLinear(child))
+    return clone.eval()
+
+
 class DrugResponseModel(nn.Module):
     """Raw profile -> ln IC50 [batch, drugs]. Everything fitted lives in buffers and parameters."""
 

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from .bundle import MODALITIES
 from .matrix import ResponseMatrix
-from .model import DrugResponseModel, ModelConfig, MultiTaskNet
+from .model import DrugResponseModel, ModelConfig, MultiTaskNet, round_weights_to_half
 from .preprocessing import FittedScaling, Preprocessor
 from .ridge import fit_ridge_per_drug
 from .splits import inner_split
@@ -161,6 +161,7 @@ def fit_model(matrix: ResponseMatrix, train_mask: np.ndarray, config: ModelConfi
             ridge = _ridge_layer(weights[0], intercepts[0])
     model = DrugResponseModel(preprocessor, members, torch.from_numpy(drug_mean.astype(np.float32)),
                               torch.from_numpy(drug_sd.astype(np.float32)), ridge, history.ridge_weight, n_expr)
+    round_weights_to_half(model)  # the shipped ONNX file stores float16 weights: evaluate exactly those
     model.eval()
     return model, history
 

@@ -1,0 +1,44 @@
+import subprocess
+import sys
+
+import pytest
+
+from drugresponse.cli import main
+
+
+def test_help_lists_every_stage(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("data", "train", "evaluate", "export", "serve"):
+        assert command in out
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from drugresponse.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_missing_bundle_is_a_message_not_a_trace(tmp_path, capsys):
+    assert main(["evaluate", "--split", "lco", "--data-dir", str(tmp_path)]) == 2
+    assert "drugresponse data build" in capsys.readouterr().err
+
+
+def test_bad_from_dir_is_a_message(tmp_path, capsys):
+    assert main(["data", "build", "--data-dir", str(tmp_path / "d"), "--from-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not in" in err and not (tmp_path / "d" / "bundle-v1").exists()
+
+
+def test_wheel_puts_stages_under_drugresponse_only(tmp_path):
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(root)], check=True, timeout=300)
+    wheel = next(tmp_path.glob("drugresponse-*.whl"))
+    tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
+    assert tops == {"drugresponse", wheel.name.split("-py3")[0] + ".dist-info"}
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"drugresponse/train/model.py", "drugresponse/export/onnx_export.py", "drugresponse/serve/app.py"} <= set(names)

