@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +63,7 @@ def parity(model, session: ort.InferenceSession, profiles: dict[str, np.ndarray]
 def _metadata(info: dict, metrics: dict | None) -> dict[str, str]:
     training = {k: info[k] for k in ("dataset", "n_cell_lines", "n_pairs", "seed", "preset", "config",
                                      "excluded_cell_lines", "ridge_weight", "ridge_alpha", "best_epochs", "created_at")}
+    training.update({k: info[k] for k in ("training_seconds", "torch_threads") if k in info})
     return {
         "genes": json.dumps(info["genes"]),
         "drugs": json.dumps(info["drugs"]),
@@ -77,7 +80,10 @@ def _export_graph(model, example: dict[str, np.ndarray], path: Path, spec: Expor
     # The new exporter needs a batch of at least 2 in the example to keep the batch axis dynamic.
     args = tuple(torch.from_numpy(np.ascontiguousarray(example[m][:2], dtype=np.float32)) for m in MODALITIES)
     batch = torch.export.Dim("batch")
-    with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates each pass on stdout
+    # The exporter narrates each pass on stdout and warns about optional packages we do not use.
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(model, args, str(path), input_names=list(spec.input_names),
                           output_names=[spec.output_name], dynamic_shapes=({0: batch},) * 3,
                           opset_version=spec.opset, external_data=False, dynamo=True)

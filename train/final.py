@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
+
+import torch
 
 from .checkpoint import save_checkpoint
 from .matrix import ResponseMatrix
@@ -18,11 +21,14 @@ def train_final(matrix: ResponseMatrix, out_dir: Path, preset: str = "full", see
     print(f"training on {len(matrix.cell_lines)} cell lines x {len(matrix.drugs)} drugs "
           f"({int(matrix.measured.sum()):,} pairs), preset {preset}, seed {seed}", file=sys.stderr)
     predictor = NeuralPredictor(config=PRESETS[preset], candidates=candidates_for(preset), show_progress=True)
+    start = time.perf_counter()
     predictor.fit(matrix, matrix.measured, "lco", seed)
+    seconds = round(time.perf_counter() - start, 1)
     history = predictor.history_
     for k, (best, val) in enumerate(zip(history.best_epoch, history.val_loss)):
         print(f"  member {k}: best epoch {best}, validation loss {min(val):.4f}", file=sys.stderr)
-    print(f"  ridge blend weight {history.ridge_weight} (alpha {history.ridge_alpha})", file=sys.stderr)
+    print(f"  ridge blend weight {history.ridge_weight} (alpha {history.ridge_alpha}); trained in {seconds:.0f} s",
+          file=sys.stderr)
     curves = {"unit": "masked MSE on drug-standardised ln IC50", "members": [
         {"member": k, "train_loss": t, "val_loss": v, "best_epoch": b}
         for k, (t, v, b) in enumerate(zip(history.train_loss, history.val_loss, history.best_epoch))]}
@@ -41,6 +47,7 @@ def train_final(matrix: ResponseMatrix, out_dir: Path, preset: str = "full", see
         "seed": seed, "preset": preset, "n_cell_lines": len(matrix.cell_lines), "cell_lines": matrix.cell_lines,
         "excluded_cell_lines": excluded or [], "n_pairs": int(matrix.measured.sum()),
         "search": predictor.search_, "ridge_alpha": history.ridge_alpha,
-        "best_epochs": history.best_epoch,
+        "best_epochs": history.best_epoch, "training_seconds": seconds,
+        "torch_threads": torch.get_num_threads(),
     }
     return save_checkpoint(predictor.model_, predictor.chosen_, meta, out_dir, files)
