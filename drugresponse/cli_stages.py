@@ -47,14 +47,23 @@ def cmd_evaluate(args) -> None:
     from drugresponse.train.evaluate import EvaluationConfig, evaluate
     from drugresponse.train.report import write_plots
 
-    config = EvaluationConfig(dataset=args.dataset.upper(), split=args.split, n_folds=args.folds, seed=args.seed,
-                              preset=args.preset, models=tuple(args.models))
-    matrix = _matrix(args)
-    out_dir = Path(args.out)
-    records = evaluate(matrix, config, out_dir)
-    write_plots(out_dir, config.dataset, config.split)
-    from drugresponse.train.evaluate import markdown_table
+    from drugresponse.train.evaluate import combine_parts, markdown_table
 
+    out_dir = Path(args.out)
+    if args.combine:
+        records = combine_parts(out_dir, args.dataset.upper(), args.split)
+    else:
+        config = EvaluationConfig(dataset=args.dataset.upper(), split=args.split, n_folds=args.folds,
+                                  seed=args.seed, preset=args.preset, models=tuple(args.models),
+                                  only_folds=tuple(args.only_folds) if args.only_folds else None)
+        if config.only_folds and not set(config.only_folds) <= set(range(config.n_folds)):
+            raise UserError(f"--only-folds must be between 0 and {config.n_folds - 1}.")
+        records = evaluate(_matrix(args), config, out_dir)
+        if config.only_folds:
+            print(markdown_table(records))
+            print(f"partial run written as {config.stem}.*; merge the parts with --combine")
+            return
+    write_plots(out_dir, args.dataset.upper(), args.split)
     print(markdown_table(records))
 
 
@@ -88,6 +97,10 @@ def add_stage_commands(stages, add_data_dir, bundle_path, assets_dir: Path) -> N
     evaluate.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES, metavar="MODEL",
                           help=f"models to run (default all): {', '.join(MODEL_NAMES)}")
     evaluate.add_argument("--out", default=str(RESULTS_DIR), help="results folder (default benchmarks/results)")
+    evaluate.add_argument("--only-folds", type=int, nargs="+", metavar="K",
+                          help="run only these folds (e.g. one per machine core), as a part to --combine later")
+    evaluate.add_argument("--combine", action="store_true",
+                          help="merge the partial runs of this split into its standard results")
     evaluate.set_defaults(func=cmd_evaluate)
 
     add_export_command(stages, add_data_dir, bundle_path)

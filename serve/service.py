@@ -8,7 +8,7 @@ import polars as pl
 from drugresponse.errors import UserError
 
 from .catalog import Catalog
-from .runtime import MODALITIES, ModelRuntime
+from .runtime import ModelRuntime
 from .uploads import UploadReport, parse_profiles
 
 SENSITIVE, RESISTANT = 20.0, 80.0  # percentile cut-offs for the plain-words call

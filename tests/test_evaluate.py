@@ -64,3 +64,23 @@ def test_folds_never_leak(matrix, split):
 def test_folds_are_seeded(matrix):
     assert np.array_equal(make_folds(matrix, "lco", 3, 7), make_folds(matrix, "lco", 3, 7))
     assert not np.array_equal(make_folds(matrix, "lco", 3, 7), make_folds(matrix, "lco", 3, 8))
+
+
+def test_parts_combine_to_the_full_run(matrix, tmp_path):
+    from drugresponse.train.evaluate import combine_parts
+
+    models = ("drug_mean", "ridge_per_drug")
+    full = evaluate(matrix, EvaluationConfig(split="lpo", n_folds=3, models=models), tmp_path / "full")
+    for folds in ((0,), (1, 2)):
+        evaluate(matrix, EvaluationConfig(split="lpo", n_folds=3, models=models, only_folds=folds), tmp_path / "p")
+    merged = combine_parts(tmp_path / "p", "GDSC2", "lpo")
+    for a, b in zip(full, merged):
+        assert a["model"] == b["model"] and b["folds_evaluated"] == [0, 1, 2]
+        for key in ("rmse", "pearson", "per_drug_pearson", "n_pairs"):
+            assert a[key] == pytest.approx(b[key], rel=1e-6)
+
+
+def test_model_names_cover_the_baselines():
+    from drugresponse.train.evaluate import BASELINES, MODEL_NAMES
+
+    assert set(MODEL_NAMES) == set(BASELINES) | {"mlp_ensemble"}

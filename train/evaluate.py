@@ -20,16 +20,15 @@ import polars as pl
 from tqdm import tqdm
 
 from drugresponse.errors import UserError
+from drugresponse.train_names import MODEL_NAMES as CLI_MODEL_NAMES
 
 from . import metrics
 from .baselines import DrugMean, DrugMeanPlusCellEffect, TissueDrugMean
 from .matrix import ResponseMatrix
-from .model import ModelConfig
 from .neural import NeuralPredictor
 from .presets import PRESETS, candidates_for
 from .ridge import RidgePerDrug
 from .splits import load_folds, make_folds, save_folds
-from drugresponse.train_names import MODEL_NAMES as CLI_MODEL_NAMES
 
 BASELINES = {
     "drug_mean": DrugMean,
@@ -48,6 +47,12 @@ class EvaluationConfig:
     seed: int = 0
     preset: str = "full"
     models: tuple[str, ...] = MODEL_NAMES
+    only_folds: tuple[int, ...] | None = None  # run a subset of the folds (a part, merged by combine_parts)
+
+    @property
+    def stem(self) -> str:
+        part = "" if self.only_folds is None else "_part" + "-".join(map(str, self.only_folds))
+        return f"{self.dataset}_{self.split}{part}"
 
 
 def make_predictor(name: str, preset: str):
@@ -89,13 +94,14 @@ def evaluate(matrix: ResponseMatrix, config: EvaluationConfig, out_dir: Path) ->
     """Run every requested model on the saved folds; write and return one record per model."""
     out_dir.mkdir(parents=True, exist_ok=True)
     folds = _folds(matrix, config, out_dir)
-    rows_all, cols_all = np.nonzero(folds >= 0)
+    run_folds = config.only_folds if config.only_folds is not None else tuple(range(config.n_folds))
+    rows_all, cols_all = np.nonzero(np.isin(folds, run_folds))
     records, predictions, histories = [], [], {}
     for name in config.models:
         start = time.perf_counter()
         oof = np.full(matrix.ln_ic50.shape, np.nan, dtype=np.float32)
         per_fold, fold_histories = [], []
-        for fold in tqdm(range(config.n_folds), desc=f"{config.split} {name}", unit="fold", file=sys.stderr):
+        for fold in tqdm(run_folds, desc=f"{config.split} {name}", unit="fold", file=sys.stderr):
             test = folds == fold
             predictor = make_predictor(name, config.preset).fit(matrix, (folds >= 0) & ~test, config.split,
                                                                config.seed * 100 + fold)
@@ -109,6 +115,7 @@ def evaluate(matrix: ResponseMatrix, config: EvaluationConfig, out_dir: Path) ->
         measured, predicted = matrix.ln_ic50[rows_all, cols_all], oof[rows_all, cols_all]
         record = {"dataset": config.dataset, "split": config.split, "model": name,
                   "baseline": bool(BASELINES.get(name) is not None), "folds": config.n_folds,
+                  "folds_evaluated": list(run_folds),
                   **metrics.summary(cols_all, measured, predicted),
                   "seconds": round(time.perf_counter() - start, 1), "seed": config.seed,
                   "data_sha256": matrix.data_sha256, "per_fold": per_fold}
@@ -120,14 +127,54 @@ def evaluate(matrix: ResponseMatrix, config: EvaluationConfig, out_dir: Path) ->
             "fold": folds[rows_all, cols_all], "measured": measured, "predicted": predicted}))
         if fold_histories:
             histories[name] = fold_histories
-    stem = f"{config.dataset}_{config.split}"
-    _write_json(out_dir / f"{stem}.json", records)
-    (out_dir / f"{stem}.md").write_text(
-        f"**{config.dataset}, {config.split.upper()}, {config.n_folds} folds, seed {config.seed}**\n\n"
-        + markdown_table(records))
     table = pl.concat(predictions).with_columns(pl.col("measured", "predicted").cast(pl.Float32),
                                                 pl.col("fold").cast(pl.Int8))
+    _write_outputs(out_dir, config.stem, records, table, histories, config.n_folds)
+    return records
+
+
+def _write_outputs(out_dir: Path, stem: str, records: list[dict], table: pl.DataFrame, histories: dict,
+                   n_folds: int) -> None:
+    _write_json(out_dir / f"{stem}.json", records)
+    evaluated = records[0]["folds_evaluated"]
+    which = f"{n_folds} folds" if len(evaluated) == n_folds else \
+        f"folds {', '.join(map(str, evaluated))} of {n_folds}"
+    (out_dir / f"{stem}.md").write_text(f"**{records[0]['dataset']}, {records[0]['split'].upper()}, {which}, "
+                                        f"seed {records[0]['seed']}**\n\n" + markdown_table(records))
     table.write_parquet(out_dir / f"{stem}_predictions.parquet", compression="zstd", compression_level=19)
     if histories:
         _write_json(out_dir / f"{stem}_history.json", histories)
+
+
+def combine_parts(out_dir: Path, dataset: str, split: str) -> list[dict]:
+    """Merge partial runs (``--only-folds``, e.g. run in parallel) into the split's standard outputs.
+
+    Pooled and per-drug metrics are recomputed from the parts' out-of-fold predictions.
+    """
+    parts = sorted(out_dir.glob(f"{dataset}_{split}_part*.json"))
+    if not parts:
+        raise UserError(f"no partial runs {dataset}_{split}_part*.json in {out_dir}; run evaluate --only-folds first.")
+    runs = [json.loads(p.read_text()) for p in parts]
+    table = pl.concat([pl.read_parquet(p.with_name(p.stem + "_predictions.parquet")) for p in parts])
+    histories: dict = {}
+    for p in parts:
+        history = p.with_name(p.stem + "_history.json")
+        for name, folds in (json.loads(history.read_text()) if history.is_file() else {}).items():
+            histories.setdefault(name, []).extend(folds)
+    records = []
+    for first in runs[0]:
+        name = first["model"]
+        part_records = [r for run in runs for r in run if r["model"] == name]
+        rows = table.filter(pl.col("model") == name).sort("fold")
+        drug_codes = rows["drug"].cast(pl.Categorical).to_physical().to_numpy()
+        evaluated = sorted(f for r in part_records for f in r["folds_evaluated"])
+        records.append({**{k: first[k] for k in ("dataset", "split", "model", "baseline", "folds")},
+                        "folds_evaluated": evaluated,
+                        **metrics.summary(drug_codes, rows["measured"].to_numpy(), rows["predicted"].to_numpy()),
+                        "seconds": round(sum(r["seconds"] for r in part_records), 1), "seed": first["seed"],
+                        "data_sha256": first["data_sha256"],
+                        "per_fold": sorted((f for r in part_records for f in r["per_fold"]), key=lambda f: f["fold"])})
+    for name in histories:
+        histories[name].sort(key=lambda h: h["fold"])
+    _write_outputs(out_dir, f"{dataset}_{split}", records, table, histories, runs[0][0]["folds"])
     return records

@@ -7,7 +7,7 @@ features, and the per-drug de-standardisation — so the ONNX export is this mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -84,7 +84,7 @@ def with_half_stored_weights(model: nn.Module) -> nn.Module:
     import copy
 
     clone = copy.deepcopy(model)
-    for name, module in list(clone.named_modules()):
+    for module in list(clone.modules()):
         for child_name, child in list(module.named_children()):
             if isinstance(child, nn.Linear):
                 setattr(module, child_name, HalfStoredLinear(child))

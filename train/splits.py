@@ -16,10 +16,9 @@ import numpy as np
 import polars as pl
 
 from drugresponse.errors import UserError
+from drugresponse.train_names import SPLITS  # one list for the CLI (which must not import torch) and here
 
 from .matrix import ResponseMatrix
-
-from drugresponse.train_names import SPLITS  # noqa: E402  (one list for CLI and code)
 
 
 def _balanced_groups(groups: np.ndarray, sizes: dict, n_folds: int, rng: np.random.Generator) -> dict:
@@ -98,7 +97,8 @@ def load_folds(matrix: ResponseMatrix, path: Path) -> np.ndarray:
         rows = np.array([cell_index[c] for c in table["cell_line"]])
         cols = np.array([drug_index[d] for d in table["drug"]])
     except KeyError as exc:
-        raise UserError(f"saved folds {path} name {exc}, which is not in this dataset; delete the file to re-make them.")
+        raise UserError(f"saved folds {path} name {exc}, which is not in this dataset; delete the file to re-make "
+                        "them.") from exc
     folds[rows, cols] = table["fold"].to_numpy()
     if not np.array_equal(folds >= 0, matrix.measured):
         raise UserError(f"saved folds {path} do not cover this dataset's pairs; delete the file to re-make them.")
