@@ -10,14 +10,14 @@ from .paths import REPO_ROOT
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 
 
-def _matrix(args, exclude: set[str] | None = None):
+def _matrix(args):
     from drugresponse.train.bundle import Bundle, is_valid_bundle
     from drugresponse.train.matrix import load_matrix
 
     path = args.bundle_path(args)
     if not is_valid_bundle(path):
         raise UserError(f"no valid data bundle at {path}. Build it first with `drugresponse data build`.")
-    return load_matrix(Bundle.open(path), args.dataset, exclude)
+    return load_matrix(Bundle.open(path), args.dataset)
 
 
 def _read_exclusions(path: str | None) -> set[str]:
@@ -33,21 +33,26 @@ def _read_exclusions(path: str | None) -> set[str]:
 def cmd_train(args) -> None:
     from drugresponse.train.final import train_final
 
+    import numpy as np
+
     exclude = _read_exclusions(args.exclude_cell_lines)
-    matrix = _matrix(args, exclude)
-    unknown = exclude - set(matrix.cell_lines)
-    if unknown and len(unknown) == len(exclude):
+    matrix = _matrix(args)
+    unknown = sorted(exclude - set(matrix.cell_lines))
+    if exclude and len(unknown) == len(exclude):
         raise UserError(f"none of the {len(exclude)} cell lines in {args.exclude_cell_lines} is in {args.dataset}; "
                         f"expected GDSC names, one per line (e.g. {matrix.cell_lines[0]}).")
-    out = train_final(matrix, Path(args.out), args.preset, args.seed, sorted(exclude & set(matrix.cell_lines)))
-    print(f"checkpoint written to {out}")
+    if unknown:
+        print(f"warning: not in {args.dataset}, so not excluded: {', '.join(unknown)}")
+    excluded = sorted(exclude & set(matrix.cell_lines))
+    if excluded:
+        matrix = matrix.subset_cell_lines(np.array([i for i, c in enumerate(matrix.cell_lines) if c not in exclude]))
+    out = train_final(matrix, Path(args.out), args.preset, args.seed, excluded)
+    print(f"checkpoint written to {out} ({len(excluded)} cell lines excluded)")
 
 
 def cmd_evaluate(args) -> None:
-    from drugresponse.train.evaluate import EvaluationConfig, evaluate
+    from drugresponse.train.evaluate import EvaluationConfig, combine_parts, evaluate, markdown_table
     from drugresponse.train.report import write_plots
-
-    from drugresponse.train.evaluate import combine_parts, markdown_table
 
     out_dir = Path(args.out)
     if args.combine:

@@ -42,3 +42,25 @@ def test_wheel_puts_stages_under_drugresponse_only(tmp_path):
     assert tops == {"drugresponse", wheel.name.split("-py3")[0] + ".dist-info"}
     names = zipfile.ZipFile(wheel).namelist()
     assert {"drugresponse/train/model.py", "drugresponse/export/onnx_export.py", "drugresponse/serve/app.py"} <= set(names)
+
+
+def test_train_excludes_the_listed_cell_lines(bundle_path, matrix, tmp_path, capsys):
+    import json
+
+    (tmp_path / "exclude.txt").write_text(f"# held out\n{matrix.cell_lines[0]}\nNOT-A-LINE\n")
+    out = tmp_path / "ckpt"
+    code = main(["train", "--preset", "quick", "--data-dir", str(bundle_path.parent), "--out", str(out),
+                 "--exclude-cell-lines", str(tmp_path / "exclude.txt")])
+    assert code == 0
+    assert "NOT-A-LINE" in capsys.readouterr().out
+    info = json.loads((out / "checkpoint.json").read_text())
+    assert info["excluded_cell_lines"] == [matrix.cell_lines[0]]
+    assert matrix.cell_lines[0] not in info["cell_lines"] and info["n_cell_lines"] == len(matrix.cell_lines) - 1
+
+
+def test_train_refuses_an_exclusion_file_of_unknown_names(bundle_path, tmp_path, capsys):
+    (tmp_path / "exclude.txt").write_text("NOT-A-LINE\n")
+    code = main(["train", "--preset", "quick", "--data-dir", str(bundle_path.parent), "--out", str(tmp_path / "c"),
+                 "--exclude-cell-lines", str(tmp_path / "exclude.txt")])
+    assert code == 2 and "none of the 1 cell lines" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

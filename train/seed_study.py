@@ -123,7 +123,7 @@ def run(table: pl.DataFrame, held_out_cells: set[str], our_predictions: pl.DataF
         curves[rung] = {"measured": y[~train], "predicted": predicted, "train_loss": train_curve,
                         "test_loss": test_curve}
     if our_predictions is not None:
-        for model, label in (("mlp_ensemble", "our genomic model (expression, mutation, copy number)"),
+        for model, label in (("mlp_ensemble", "our genomic model (mlp_ensemble, raw profile in)"),
                              ("ridge_per_drug", "per-drug ridge on expression (baseline)")):
             part = our_predictions.filter((pl.col("model") == model) & (pl.col("fold") == 0))
             if part.height:

@@ -80,7 +80,7 @@ def from_study_files(folder: Path) -> pl.DataFrame:
     if missing:
         raise UserError(f"the response table lacks {sorted(missing)}; expected the study's GDSC layout.")
     details = _read_any(_find(folder, ("cell", "line"), "cell-line details"))
-    details = details.rename({c: c.strip().replace("\n", " ") for c in details.columns})
+    details = details.rename({c: " ".join(c.split()) for c in details.columns})  # headers wrap over lines
     wanted = {"COSMIC identifier": "COSMIC_ID", "Whole Exome Sequencing (WES)": "WES",
               "Copy Number Alterations (CNA)": "CNA", "Gene Expression": "GENE_EXPRESSION",
               "Methylation": "METHYLATION", "GDSC Tissue descriptor 1": "GDSC_TISSUE_1",
