@@ -21,6 +21,8 @@ def fill(text: str) -> str:
         source = RESULTS / f"{match['name']}.md"
         body = source.read_text() if source.is_file() else f"_not yet generated: run the benchmark that writes {source.name}_\n"
         body = body.replace("](plots/", "](benchmarks/results/plots/")
+        if body.startswith("# "):  # the README section has its own heading
+            body = body.split("\n", 1)[1].lstrip("\n")
         return match.group(1) + body + match.group(4)
 
     return BLOCK.sub(replace, text)

@@ -69,15 +69,18 @@ def test_folds_are_seeded(matrix):
 def test_parts_combine_to_the_full_run(matrix, tmp_path):
     from drugresponse.train.evaluate import combine_parts
 
-    models = ("drug_mean", "ridge_per_drug")
-    full = evaluate(matrix, EvaluationConfig(split="lpo", n_folds=3, models=models), tmp_path / "full")
+    models = ("drug_mean", "ridge_per_drug", "mlp_ensemble")
+    full = evaluate(matrix, EvaluationConfig(split="lpo", n_folds=3, models=models, preset="quick"), tmp_path / "full")
     for folds in ((0,), (1, 2)):
-        evaluate(matrix, EvaluationConfig(split="lpo", n_folds=3, models=models, only_folds=folds), tmp_path / "p")
+        evaluate(matrix, EvaluationConfig(split="lpo", n_folds=3, models=models, preset="quick", only_folds=folds),
+                 tmp_path / "p")
     merged = combine_parts(tmp_path / "p", "GDSC2", "lpo")
     for a, b in zip(full, merged):
         assert a["model"] == b["model"] and b["folds_evaluated"] == [0, 1, 2]
         for key in ("rmse", "pearson", "per_drug_pearson", "n_pairs"):
             assert a[key] == pytest.approx(b[key], rel=1e-6)
+    history = json.loads((tmp_path / "p" / "GDSC2_lpo_history.json").read_text())
+    assert [h["fold"] for h in history["mlp_ensemble"]] == [0, 1, 2]
 
 
 def test_model_names_cover_the_baselines():

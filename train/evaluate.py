@@ -151,7 +151,7 @@ def combine_parts(out_dir: Path, dataset: str, split: str) -> list[dict]:
 
     Pooled and per-drug metrics are recomputed from the parts' out-of-fold predictions.
     """
-    parts = sorted(out_dir.glob(f"{dataset}_{split}_part*.json"))
+    parts = sorted(p for p in out_dir.glob(f"{dataset}_{split}_part*.json") if not p.stem.endswith("_history"))
     if not parts:
         raise UserError(f"no partial runs {dataset}_{split}_part*.json in {out_dir}; run evaluate --only-folds first.")
     runs = [json.loads(p.read_text()) for p in parts]

@@ -62,13 +62,15 @@ def evaluation_plots(predictions: pl.DataFrame, model: str, title: str, out_dir:
     return paths
 
 
-def loss_curve_plot(train_loss: list[float], val_loss: list[float], title: str, path: Path) -> Path:
-    """Training and validation loss per epoch (masked MSE on drug-standardised ln IC50)."""
+def loss_curve_plot(train_loss: list[float], val_loss: list[float], title: str, path: Path,
+                    val_label: str = "validation (held-out cell lines)",
+                    ylabel: str = "masked MSE (drug-standardised)") -> Path:
+    """Training and validation loss per epoch."""
     fig, ax = plt.subplots(figsize=(5, 3.5))
     epochs = np.arange(1, len(train_loss) + 1)
     ax.plot(epochs, train_loss, label="training")
-    ax.plot(epochs, val_loss, label="validation (held-out cell lines)")
-    ax.set(xlabel="epoch", ylabel="masked MSE (drug-standardised)", title=title)
+    ax.plot(epochs, val_loss, label=val_label)
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
     ax.legend()
     _save(fig, path)
     return path

@@ -148,7 +148,9 @@ def write_outputs(records: list[dict], curves: dict, out_dir: Path) -> None:
         frame = pl.DataFrame({"model": "ann", "drug": "all", "measured": c["measured"], "predicted": c["predicted"]})
         paths = evaluation_plots(frame, "ann", f"seed study ({rung})", plot_dir, f"seed_study_{rung}")
         paths.append(loss_curve_plot(c["train_loss"], c["test_loss"], f"seed study ({rung}): train vs test",
-                                     plot_dir / f"seed_study_{rung}_loss.png"))
+                                     plot_dir / f"seed_study_{rung}_loss.png",
+                                     val_label="test (random pairs)" if rung == "a" else "test (held-out cell lines)",
+                                     ylabel="MSE on LN_IC50"))
         figures[rung] = [p.name for p in paths if "per_drug" not in p.name]
     fmt = lambda v: "n/a" if v is None or v != v else f"{v:.4f}"  # noqa: E731
     lines = ["# Why not R² = 0.9999? The seed study's pipeline, rung by rung", "",
