@@ -103,7 +103,9 @@ def build_app(service: PredictionService, model_card: str = "") -> gr.Blocks:
                 table = gr.Dataframe(label="Predictions", interactive=False)
                 gr.Markdown("Percentile: share of GDSC cell lines predicted more sensitive to that drug. Interval: "
                             "split-conformal, from the drug's held-out (LCO) residuals; see the Model tab for its "
-                            "measured coverage.")
+                            "measured coverage. The GDSC cell lines listed here were in the model's training "
+                            "data, so their predictions sit closer to the measured values than a new sample's "
+                            "would: the Model tab shows accuracy on cell lines the model never saw.")
             with gr.Tab("Rank drugs"):
                 rank_plot = gr.BarPlot(x="drug", y="z vs typical", sort="y", x_label_angle=-60, height=420,
                                        label="30 drugs this cell line is most sensitive to, relative to each drug's "
