@@ -46,10 +46,13 @@ def _csv_file(table: pl.DataFrame, stem: str) -> str:
     return str(path)
 
 
-def _read_upload(upload) -> bytes:
+def _upload_path(upload) -> str:
     if upload is None:
         raise UserError("no file uploaded; choose a CSV of sample profiles.")
-    path = upload if isinstance(upload, str) else getattr(upload, "path", None) or upload.name
+    return upload if isinstance(upload, str) else getattr(upload, "path", None) or upload.name
+
+
+def _read_upload(path: str) -> bytes:
     size = os.path.getsize(path)
     if size > MAX_BYTES:
         raise UserError(f"the file is {size / 1e6:.1f} MB; at most {MAX_BYTES / 1e6:.0f} MB is accepted.")
@@ -69,19 +72,23 @@ def build_app(service: PredictionService, model_card: str = "") -> gr.Blocks:
     def predict(cell_line, drugs):
         return service.predict(cell_line, list(drugs or [])).to_pandas()
 
+    # The API endpoint and the page's plot/CSV both need these results: compute each once.
+    ranking = functools.lru_cache(maxsize=64)(service.rank_drugs)
+    upload_result = functools.lru_cache(maxsize=8)(lambda path: service.predict_profile(_read_upload(path)))
+
     def rank_drugs(cell_line):
-        return service.rank_drugs(cell_line).to_pandas()
+        return ranking(cell_line).to_pandas()
 
     def rank_extras(cell_line):
-        table = service.rank_drugs(cell_line)
+        table = ranking(cell_line)
         top = table.head(30).select("drug", "z vs typical").to_pandas()
         return top, _csv_file(table, f"ranking_{cell_line}")
 
     def predict_profile(upload):
-        return service.predict_profile(_read_upload(upload))[0].to_pandas()
+        return upload_result(_upload_path(upload))[0].to_pandas()
 
     def profile_extras(upload):
-        table, report = service.predict_profile(_read_upload(upload))
+        table, report = upload_result(_upload_path(upload))
         return report.summary(), _csv_file(table, "predictions_uploaded_samples")
 
     def model_info() -> dict:
