@@ -8,8 +8,8 @@ from drugresponse.train.seed_study import SeedStudyConfig, run
 from drugresponse.train.seed_study_table import from_study_files, with_z_score
 
 
-def study_layout(bundle, folder):
-    """Write the fixture slice as the study's files: GDSC_DATASET.csv and Cell_Lines_Details.csv."""
+def study_layout(bundle, folder, details_format="csv"):
+    """Write the fixture slice as the study's files: GDSC_DATASET.csv and Cell_Lines_Details.csv/.xlsx."""
     cells = bundle.cell_lines
     responses = bundle.dataset_responses("GDSC2").join(cells, on="cell_line")
     table = with_z_score(responses.select(
@@ -17,19 +17,24 @@ def study_layout(bundle, folder):
         pl.col("tcga_type").alias("TCGA_DESC"), pl.lit(1).alias("DRUG_ID"), pl.col("drug").alias("DRUG_NAME"),
         pl.col("ln_ic50").cast(pl.Float64).alias("LN_IC50"), pl.col("auc").cast(pl.Float64).alias("AUC")))
     table.write_csv(folder / "GDSC_DATASET.csv")
-    cells.select(pl.col("cell_line").alias("Sample Name"), pl.col("cosmic_id").alias("COSMIC identifier"),
+    details = cells.select(pl.col("cell_line").alias("Sample Name"), pl.col("cosmic_id").alias("COSMIC identifier"),
                  pl.lit("Y").alias("Whole Exome Sequencing (WES)"), pl.lit("Y").alias("Copy Number Alterations (CNA)"),
                  pl.lit("Y").alias("Gene Expression"), pl.lit("N").alias("Methylation"),
                  pl.col("tissue").alias("GDSC\nTissue descriptor 1"),
                  pl.col("tissue_subtype").alias("GDSC\nTissue\ndescriptor 2"),
                  pl.col("msi_status").alias("Microsatellite \ninstability Status (MSI)"),
                  pl.col("screen_medium").alias("Screen Medium"),
-                 pl.col("growth_properties").alias("Growth Properties")).write_csv(folder / "Cell_Lines_Details.csv")
+                 pl.col("growth_properties").alias("Growth Properties"))
+    if details_format == "xlsx":
+        details.write_excel(folder / "Cell_Lines_Details.xlsx")
+    else:
+        details.write_csv(folder / "Cell_Lines_Details.csv")
     return table
 
 
-def test_study_files_are_read_into_the_study_table(bundle, tmp_path):
-    written = study_layout(bundle, tmp_path)
+@pytest.mark.parametrize("details_format", ["csv", "xlsx"])
+def test_study_files_are_read_into_the_study_table(bundle, tmp_path, details_format):
+    written = study_layout(bundle, tmp_path, details_format)
     table = from_study_files(tmp_path)
     assert table.height == written.height
     # rows join the details on COSMIC_ID, as in the study; lines without a COSMIC id get no details
