@@ -15,7 +15,6 @@ Layout of ``<data dir>/bundle-v<N>/``::
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,16 +25,14 @@ import polars as pl
 
 from drugresponse.errors import UserError
 
+from .sources import sha256_of
+
 BUNDLE_VERSION = "1"
 MODALITIES = ("expression", "mutation", "copy_number")
 
 
 def bundle_dir(data_dir: Path) -> Path:
     return Path(data_dir) / f"bundle-v{BUNDLE_VERSION}"
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def is_valid_bundle(path: Path, sources=None) -> bool:
@@ -52,7 +49,7 @@ def is_valid_bundle(path: Path, sources=None) -> bool:
     if sources is not None and {s["sha256"] for s in manifest.get("sources", [])} != {s.sha256 for s in sources.all()}:
         return False
     files = manifest.get("files", {})
-    return bool(files) and all((Path(path) / f).is_file() and sha256_file(Path(path) / f) == sha
+    return bool(files) and all((Path(path) / f).is_file() and sha256_of(Path(path) / f) == sha
                                for f, sha in files.items())
 
 

@@ -6,6 +6,7 @@ leaves no half-written bundle; a second call with a valid bundle returns at once
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -20,9 +21,9 @@ from tqdm import tqdm
 from drugresponse.errors import UserError
 
 from . import names
-from .bundle import BUNDLE_VERSION, MODALITIES, bundle_dir, is_valid_bundle, sha256_file
+from .bundle import BUNDLE_VERSION, MODALITIES, bundle_dir, is_valid_bundle
 from .raw_sources import DATASETS, RawSources, read_sources
-from .sources import PINNED, Sources, obtain
+from .sources import PINNED, Sources, obtain, sha256_of
 
 OMICS_DTYPES = {"expression": pl.Float32, "mutation": pl.Int8, "copy_number": pl.Int8}
 
@@ -144,16 +145,16 @@ def _write(tables: dict[str, pl.DataFrame], report: dict, raw: RawSources, sourc
     for name, frame in tqdm(tables.items(), desc="writing bundle", unit="table", file=sys.stderr):
         path = target / f"{name}.parquet"
         frame.write_parquet(path, compression="zstd", statistics=False)
-        files[path.name] = sha256_file(path)
+        files[path.name] = sha256_of(path)
     (target / "genes.txt").write_text("\n".join(raw.genes) + "\n")
-    files["genes.txt"] = sha256_file(target / "genes.txt")
+    files["genes.txt"] = sha256_of(target / "genes.txt")
     content = "".join(f"{k}:{v}\n" for k, v in sorted(files.items()))
     manifest = {
         "bundle_version": BUNDLE_VERSION,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "sources": [{"filename": s.filename, "sha256": s.sha256, "requirement": s.requirement} for s in sources.all()],
         "files": files,
-        "content_sha256": __import__("hashlib").sha256(content.encode()).hexdigest(),
+        "content_sha256": hashlib.sha256(content.encode()).hexdigest(),
         "genes": len(raw.genes),
         "cell_lines": tables["cell_lines"].height,
         "datasets": {d: {k: v for k, v in s.items()} for d, s in report["datasets"].items()},
