@@ -129,14 +129,20 @@ def cmd_export(args) -> None:
     print(f"  parity with PyTorch on {report['parity']['cell_lines']} cell lines: max |difference| "
           f"{report['parity']['max_abs_diff']:.2e} ln µM (with missing values: "
           f"{report['parity']['max_abs_diff_with_missing']:.2e})")
-    print(f"  sidecar {out.with_suffix('.json')}, model card {out.parent / 'MODEL_CARD.md'}")
+    int8 = report["int8"]
+    print(f"wrote {int8['path']} ({int8['bytes'] / 1e6:.2f} MB, int8 weights): max |difference| from PyTorch "
+          f"{int8['parity']['max_abs_diff']:.3f} ln µM, RMS {int8['parity']['rms_diff']:.4f}")
+    print(f"  sidecars {out.with_suffix('.json')}, {Path(int8['path']).with_suffix('.json')}; "
+          f"model card {out.parent / 'MODEL_CARD.md'}")
 
 
 def add_export_command(stages, add_data_dir, bundle_path) -> None:
-    export = stages.add_parser("export", help="write the trained model as one self-contained ONNX file (+ app assets)",
+    export = stages.add_parser("export", help="write the trained model as one self-contained ONNX file (+ int8 "
+                                              "variant, app assets)",
                                description="Export a checkpoint to ONE ONNX file (raw profile in, ln IC50 for every "
-                                           "drug out, preprocessing inside), check it against PyTorch, and write "
-                                           "the assets the app reads next to it.")
+                                           "drug out, preprocessing inside) and its int8-weight variant "
+                                           "(<out>_int8.onnx), check both against PyTorch, and write the assets "
+                                           "the app reads next to them.")
     add_data_dir(export)
     export.add_argument("--checkpoint", default=str(REPO_ROOT / "checkpoints" / "gdsc2"))
     export.add_argument("--out", default=str(REPO_ROOT / "assets" / "model.onnx"))

@@ -12,7 +12,25 @@ def _fmt(value) -> str:
     return "n/a" if value is None or value != value else f"{value:.3f}"
 
 
-def model_card(sidecar: dict, summary: dict) -> str:
+def _variants(sidecar: dict, int8: dict | None, int8_accuracy: dict | None) -> list[str]:
+    lines = ["## Files", "",
+             f"- `model.onnx`: float32 compute, float16-stored weights (rounded at training time, so the evaluation "
+             f"above is of these numbers); max |difference| from PyTorch {sidecar['parity']['max_abs_diff']:.1e} ln µM "
+             f"over {sidecar['parity']['cell_lines']} cell lines."]
+    if int8:
+        lines.append(f"- `model_int8.onnx`: the same model with int8 weights (per-channel dynamic quantisation) for "
+                     f"faster CPU inference; max |difference| from PyTorch {int8['parity']['max_abs_diff']:.3f} ln µM, "
+                     f"RMS {int8['parity']['rms_diff']:.4f}, over the same cell lines.")
+    if int8 and int8_accuracy:
+        m = int8_accuracy["metrics"]
+        lines.append(f"  On held-out cell lines ({int8_accuracy['split'].upper()}, {int8_accuracy['pairs']:,} pairs, "
+                     f"benchmarks/int8_accuracy.py): RMSE {m['int8']['rmse']:.4f} vs {m['torch']['rmse']:.4f}, per-drug "
+                     f"Pearson {m['int8']['per_drug_pearson']:.4f} vs {m['torch']['per_drug_pearson']:.4f} "
+                     f"(int8 vs PyTorch).")
+    return lines + [""]
+
+
+def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accuracy: dict | None = None) -> str:
     training = sidecar["training"]
     lines = [
         "# Model card: drugresponse GDSC2 multi-task network",
@@ -56,6 +74,7 @@ def model_card(sidecar: dict, summary: dict) -> str:
     if "conformal_coverage" in summary:
         lines += [f"80% split-conformal intervals (per drug, from LCO out-of-fold residuals) covered "
                   f"{summary['conformal_coverage']:.1%} of held-out pairs of the other half of the cell lines.", ""]
+    lines += _variants(sidecar, int8, int8_accuracy)
     lines += [
         "## Reproduce",
         "```",
@@ -71,8 +90,10 @@ def model_card(sidecar: dict, summary: dict) -> str:
     return "\n".join(lines)
 
 
-def write_model_card(sidecar_path: Path, summary: dict, out: Path) -> None:
-    text = model_card(json.loads(Path(sidecar_path).read_text()), summary)
+def write_model_card(sidecar_path: Path, summary: dict, out: Path, int8_sidecar: Path | None = None,
+                     int8_accuracy: Path | None = None) -> None:
+    read = lambda path: json.loads(Path(path).read_text()) if path and Path(path).is_file() else None  # noqa: E731
+    text = model_card(read(sidecar_path), summary, read(int8_sidecar), read(int8_accuracy))
     tmp = out.with_name("." + out.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(out)

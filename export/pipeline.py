@@ -9,7 +9,7 @@ from drugresponse.train.bundle import Bundle
 from drugresponse.train.checkpoint import load_checkpoint
 
 from .model_card import write_model_card
-from .onnx_export import export_model
+from .onnx_export import export_model, int8_path
 from .serving_assets import write_serving_assets
 
 
@@ -27,5 +27,6 @@ def export_all(bundle: Bundle, checkpoint: Path, out: Path, results: Path) -> di
                for split, records in summary.items() if isinstance(records, dict)}
     metrics["conformal_coverage"] = summary.get("conformal_coverage")
     report = export_model(Path(checkpoint), Path(out), bundle.profiles, metrics)
-    write_model_card(Path(out).with_suffix(".json"), summary, assets / "MODEL_CARD.md")
+    write_model_card(Path(out).with_suffix(".json"), summary, assets / "MODEL_CARD.md",
+                     int8_path(out).with_suffix(".json"), Path(results) / "int8_accuracy.json")
     return report

@@ -8,6 +8,7 @@ import torch
 
 from drugresponse.errors import UserError
 from drugresponse.export.onnx_export import export_model
+from drugresponse.export.quantize import INT8_TOLERANCE
 from drugresponse.train.bundle import MODALITIES
 from drugresponse.train.checkpoint import load_checkpoint
 
@@ -17,16 +18,43 @@ def _run(path, profiles):
     return session.run(None, {m: np.asarray(profiles[m], dtype=np.float32) for m in MODALITIES})[0]
 
 
-def test_export_is_one_file_with_the_declared_interface(exported):
+def test_export_writes_the_model_and_its_int8_variant_with_the_declared_interface(exported):
     path, report = exported
-    assert sorted(p.name for p in path.parent.iterdir()) == ["model.json", "model.onnx"]
-    proto = onnx.load(str(path))
-    onnx.checker.check_model(proto, full_check=True)
-    assert [i.name for i in proto.graph.input] == list(MODALITIES)
-    assert [o.name for o in proto.graph.output] == ["ln_ic50"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.json", "model.onnx",
+                                                             "model_int8.json", "model_int8.onnx"]
+    for file in (path, path.with_name("model_int8.onnx")):
+        proto = onnx.load(str(file))
+        onnx.checker.check_model(proto, full_check=True)
+        assert [i.name for i in proto.graph.input] == list(MODALITIES)
+        assert [o.name for o in proto.graph.output] == ["ln_ic50"]
     assert report["parity"]["max_abs_diff"] <= 1e-4
     # weights ship as float16 (rounded at training time, so parity above is unaffected)
+    proto = onnx.load(str(path))
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in proto.graph.initializer)
+    # the whole ensemble and the ridge blend are two matrix products, whatever the number of members
+    assert [n.op_type for n in proto.graph.node].count("MatMul") == 2
+    int8 = onnx.load(str(path.with_name("model_int8.onnx")))
+    assert sum(t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 2 for t in int8.graph.initializer) == 2
+    assert report["int8"]["parity"]["max_abs_diff"] <= INT8_TOLERANCE
+
+
+def test_int8_variant_stays_close_to_pytorch_on_every_cell_line(exported, checkpoint, bundle):
+    path, report = exported
+    model, _ = load_checkpoint(checkpoint)
+    with torch.no_grad():
+        expected = model(*(torch.from_numpy(bundle.profiles[m]) for m in MODALITIES)).numpy()
+    int8 = path.with_name("model_int8.onnx")
+    got = _run(int8, bundle.profiles)
+    assert np.abs(got - expected).max() <= INT8_TOLERANCE
+    assert np.sqrt(np.mean((got - expected) ** 2)) == pytest.approx(report["int8"]["parity"]["rms_diff"], rel=1e-3)
+    # batch 1 gives the batch's answer (activations are quantised per call, so allow the quantisation step)
+    np.testing.assert_allclose(_run(int8, {m: bundle.profiles[m][3:4] for m in MODALITIES}), got[3:4],
+                               atol=INT8_TOLERANCE)
+    holed = {m: bundle.profiles[m][:4].copy() for m in MODALITIES}
+    holed["copy_number"][:, ::2] = np.nan
+    assert np.isfinite(_run(int8, holed)).all()
+    sidecar = json.loads(int8.with_suffix(".json").read_text())
+    assert sidecar["precision"].startswith("int8") and sidecar["parity"]["tolerance"] == INT8_TOLERANCE
 
 
 def test_metadata_and_sidecar_agree(exported, checkpoint, bundle):
@@ -83,7 +111,7 @@ def test_checkpoint_of_another_format_version_is_refused(tmp_path, checkpoint, b
     (copy / "checkpoint.json").write_text(json.dumps(info))
     with pytest.raises(UserError, match="format version"):
         export_model(copy, tmp_path / "m.onnx", bundle.profiles)
-    assert not (tmp_path / "m.onnx").exists()
+    assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "m_int8.onnx").exists()
 
 
 def test_unwritable_output_leaves_nothing(tmp_path, checkpoint, bundle):

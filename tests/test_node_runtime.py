@@ -20,8 +20,9 @@ pytestmark = pytest.mark.skipif(
     reason="needs node and `npm install --ignore-scripts` in examples/node")
 
 
-def test_node_matches_python(exported, bundle, tmp_path):
-    path, _ = exported
+@pytest.mark.parametrize("name", ["model.onnx", "model_int8.onnx"])
+def test_node_matches_python(exported, bundle, tmp_path, name):
+    path = exported[0].with_name(name)
     profiles = {m: bundle.profiles[m][:5].copy() for m in ("expression", "mutation", "copy_number")}
     profiles["copy_number"][0, :10] = np.nan  # missing values travel as null
     payload = {"samples": bundle.cell_lines["cell_line"][:5].to_list(),

@@ -67,26 +67,40 @@ class Preprocessor(nn.Module):
             self.register_buffer(f"{m}_sd", torch.as_tensor(scaling.sd[m], dtype=torch.float32))
 
     @staticmethod
-    def _zscore_within_sample(x: torch.Tensor) -> torch.Tensor:
+    def _within_sample_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and sd of each sample's observed values, [batch, 1] each (the twin of zscore_within_sample)."""
         observed = ~torch.isnan(x)
-        count = observed.sum(dim=1, keepdim=True).clamp(min=1).to(x.dtype)
-        filled = torch.where(observed, x, torch.zeros_like(x))
+        # counted in float (exact below 2**24 genes): an integer ReduceSum is a slow path in onnxruntime
+        count = observed.to(x.dtype).sum(dim=1, keepdim=True).clamp(min=1)
+        filled = torch.where(observed, x, 0.0)
         mean = filled.sum(dim=1, keepdim=True) / count
-        centred = torch.where(observed, x - mean, torch.zeros_like(x))
+        centred = torch.where(observed, x - mean, 0.0)
         sd = torch.sqrt((centred * centred).sum(dim=1, keepdim=True) / count).clamp(min=1e-6)
-        return (x - mean) / sd  # NaN stays NaN, imputed below
+        return mean, sd
 
-    def _select(self, x: torch.Tensor, modality: str) -> torch.Tensor:
+    def _impute(self, x: torch.Tensor, modality: str, sample_stats=None) -> torch.Tensor:
         genes = getattr(self, f"{modality}_genes")
-        mean = getattr(self, f"{modality}_mean")
-        sd = getattr(self, f"{modality}_sd")
-        picked = torch.index_select(x, 1, genes)
-        picked = torch.where(torch.isnan(picked), mean, picked)
-        return (picked - mean) / sd
+        # gather rather than index_select: onnxruntime runs GatherElements several times faster than an axis-1
+        # Gather (one contiguous pass instead of a copy call per gene)
+        picked = torch.gather(x, 1, genes.unsqueeze(0).expand(x.shape[0], -1))
+        if sample_stats is not None:
+            # z-scoring after the selection gives the same numbers and touches only the selected genes
+            picked = (picked - sample_stats[0]) / sample_stats[1]  # NaN stays NaN, imputed next
+        return torch.where(torch.isnan(picked), getattr(self, f"{modality}_mean"), picked)
+
+    def imputed(self, expression: torch.Tensor, mutation: torch.Tensor, copy_number: torch.Tensor) -> torch.Tensor:
+        """The selected features with missing values imputed, before the training standardisation."""
+        return torch.cat([
+            self._impute(expression, "expression", self._within_sample_stats(expression)),
+            self._impute(mutation, "mutation"),
+            self._impute(copy_number, "copy_number"),
+        ], dim=1)
+
+    def feature_scaling(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training mean and sd of every feature, in feature order."""
+        return (torch.cat([getattr(self, f"{m}_mean") for m in MODALITIES]),
+                torch.cat([getattr(self, f"{m}_sd") for m in MODALITIES]))
 
     def forward(self, expression: torch.Tensor, mutation: torch.Tensor, copy_number: torch.Tensor) -> torch.Tensor:
-        return torch.cat([
-            self._select(self._zscore_within_sample(expression), "expression"),
-            self._select(mutation, "mutation"),
-            self._select(copy_number, "copy_number"),
-        ], dim=1)
+        mean, sd = self.feature_scaling()
+        return (self.imputed(expression, mutation, copy_number) - mean) / sd
