@@ -2,11 +2,15 @@
 
     python benchmarks/load.py [--requests 48]
 
-Launches each app on a free loopback port, drives it with gradio_client from 1, 4 and 16 concurrent
-clients for a bounded number of requests (mixed /predict, /rank_drugs, /predict_profile on the real
-app; a do-nothing endpoint on the floor app), records p50/p99 latency, requests per second, errors and
-the server's resident memory before and after, then stops by itself. Writes
-benchmarks/results/load.json and load.md. Measures; never asserts.
+Starts each app in its own server process on a free loopback port (so the clients do not share the
+server's interpreter), drives it with gradio_client from 1, 4 and 16 concurrent clients for a
+bounded number of requests, measuring the floor before the app at each client count: /predict, /rank_drugs
+and /predict_profile on the real app, each request with a different cell line, drug pair or uploaded
+file (so the app's caches do not answer for it); a do-nothing endpoint on the floor app. Records
+p50/p99 latency, requests per second and errors, and the app server's resident and peak memory
+after start-up, after each round and after ``--repeat`` more 16-client /predict rounds (memory
+that keeps growing there would be a leak), then stops both servers. Writes benchmarks/results/load.json
+and load.md. Measures; never asserts.
 """
 
 from __future__ import annotations
@@ -14,26 +18,41 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import socket
+import subprocess
+import sys
+import tempfile
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
-from gradio_client import Client, handle_file  # noqa: E402
-
-from drugresponse.paths import ASSETS_DIR  # noqa: E402
-from drugresponse.serve.app import create, launch  # noqa: E402
-
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+ASSETS = ROOT / "assets"
 CLIENTS = (1, 4, 16)
 EXAMPLE = ROOT / "examples" / "profile_long.csv"
+
+
+def serve(kind: str, port: int) -> None:
+    """The server process: the real app or the floor, until killed."""
+    import gradio as gr
+
+    from drugresponse.serve.app import CONCURRENCY, create, launch
+
+    if kind == "app":
+        app = create(ASSETS, provider="cpu")
+    else:
+        with gr.Blocks() as app:
+            box = gr.Textbox()
+            box.change(lambda x: x, box, box, api_name="noop")
+        app.queue(default_concurrency_limit=CONCURRENCY)
+    launch(app, "127.0.0.1", port, quiet=True)
 
 
 def free_port() -> int:
@@ -42,24 +61,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
+def start(kind: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url, deadline = f"http://127.0.0.1:{port}/", time.time() + 180
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the {kind} server exited with status {process.returncode}")
+        try:
+            urllib.request.urlopen(url + "config", timeout=2)
+            return process, url
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise SystemExit(f"the {kind} server did not answer within 180 s")
+
+
+def memory_mb(pid: int) -> dict:
+    fields = {}
+    with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def floor_app() -> gr.Blocks:
-    with gr.Blocks() as app:
-        box = gr.Textbox()
-        box.change(lambda x: x, box, box, api_name="noop")
-    app.queue(default_concurrency_limit=4)
-    return app
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = round(int(value.split()[0]) / 1024, 1)
+    return {"rss_mb": fields.get("VmRSS"), "peak_mb": fields.get("VmHWM")}
 
 
 def drive(url: str, calls: list[tuple], clients: int) -> tuple[list[float], int, float]:
     """Run ``calls`` (endpoint, args) from ``clients`` threads, one gradio_client each."""
+    from gradio_client import Client
+
     pool = [Client(url, verbose=False) for _ in range(clients)]
     latencies, errors = [], 0
 
@@ -79,48 +111,84 @@ def drive(url: str, calls: list[tuple], clients: int) -> tuple[list[float], int,
     return latencies, errors, time.perf_counter() - start
 
 
+def upload_variants(folder: Path, count: int) -> list[Path]:
+    """``count`` different files (the example with renamed samples), so no upload repeats another."""
+    table = pl.read_csv(EXAMPLE)
+    paths = []
+    for i in range(count):
+        path = folder / f"profile_{i}.csv"
+        table.with_columns(pl.col("sample") + f"_{i}").write_csv(path)
+        paths.append(path)
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=48, help="requests per endpoint and client count")
+    parser.add_argument("--requests", type=int, default=96, help="requests per endpoint and client count")
+    parser.add_argument("--repeat", type=int, default=3, help="extra 16-client /predict rounds to watch memory")
+    parser.add_argument("--serve", choices=["app", "floor"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    floor, floor_port = floor_app(), free_port()
-    floor.launch(server_name="127.0.0.1", server_port=floor_port, prevent_thread_lock=True, quiet=True)
-    app, port = create(ASSETS_DIR, provider="cpu"), free_port()
-    launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
-    url, floor_url = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{floor_port}/"
-    cell_lines = ["A549", "MCF7", "HT-29", "PC-14"]
-    endpoints = {
-        "/predict": lambda i: (cell_lines[i % 4], ["Cisplatin", "Docetaxel"]),
-        "/rank_drugs": lambda i: (cell_lines[i % 4],),
-        "/predict_profile": lambda i: (handle_file(str(EXAMPLE)),),
-    }
-    memory_before = rss_mb()
-    records = []
-    for clients in CLIENTS:
-        floor_lat, _, _ = drive(floor_url, [("/noop", (f"x{i}",)) for i in range(args.requests)], clients)
-        floor_p50 = float(np.median(floor_lat))
-        for endpoint, make in endpoints.items():
-            n = args.requests if endpoint != "/predict_profile" else max(clients, args.requests // 4)
-            latencies, errors, seconds = drive(url, [(endpoint, make(i)) for i in range(n)], clients)
-            records.append({"clients": clients, "endpoint": endpoint, "requests": n,
-                            "p50_ms": round(float(np.median(latencies)), 1) if latencies else None,
-                            "p99_ms": round(float(np.percentile(latencies, 99)), 1) if latencies else None,
-                            "rps": round(len(latencies) / seconds, 1), "errors": errors,
-                            "floor_p50_ms": round(floor_p50, 1)})
-            print(records[-1], flush=True)
-    memory_after = rss_mb()
-    app.close()
-    floor.close()
-    payload = {"cores": os.cpu_count(), "server_rss_mb_before": round(memory_before, 1),
-               "server_rss_mb_after": round(memory_after, 1), "records": records}
+    if args.serve:
+        return serve(args.serve, args.port)
+
+    from gradio_client import handle_file
+
+    cell_lines = pl.read_parquet(ASSETS / "cell_lines.parquet")["cell_line"].to_list()
+    drugs = json.loads((ASSETS / "model.json").read_text())["drugs"]
+    servers = {}
+    try:
+        servers = {kind: start(kind) for kind in ("floor", "app")}
+        app_pid, url, floor_url = servers["app"][0].pid, servers["app"][1], servers["floor"][1]
+        memory = [{"after": "start-up", **memory_mb(app_pid)}]
+        records, served = [], {"/predict": 0, "/rank_drugs": 0, "/predict_profile": 0}
+        profile_requests = {c: max(c, args.requests // 4) for c in CLIENTS}
+        with tempfile.TemporaryDirectory() as tmp:
+            uploads = upload_variants(Path(tmp), sum(profile_requests.values()))
+            endpoints = {
+                "/predict": lambda k: (cell_lines[k % len(cell_lines)], [drugs[k % len(drugs)],
+                                                                         drugs[(7 * k + 3) % len(drugs)]]),
+                "/rank_drugs": lambda k: (cell_lines[k % len(cell_lines)],),
+                "/predict_profile": lambda k: (handle_file(str(uploads[k % len(uploads)])),),
+            }
+            for clients in CLIENTS:
+                floor_lat, _, _ = drive(floor_url, [("/noop", (f"x{i}",)) for i in range(args.requests)], clients)
+                floor_p50 = float(np.median(floor_lat))
+                for endpoint, make in endpoints.items():
+                    n = args.requests if endpoint != "/predict_profile" else profile_requests[clients]
+                    calls = [(endpoint, make(served[endpoint] + i)) for i in range(n)]
+                    served[endpoint] += n
+                    latencies, errors, seconds = drive(url, calls, clients)
+                    records.append({"clients": clients, "endpoint": endpoint, "requests": n,
+                                    "p50_ms": round(float(np.median(latencies)), 1) if latencies else None,
+                                    "p99_ms": round(float(np.percentile(latencies, 99)), 1) if latencies else None,
+                                    "rps": round(len(latencies) / seconds, 1), "errors": errors,
+                                    "floor_p50_ms": round(floor_p50, 1)})
+                    print(records[-1], flush=True)
+                memory.append({"after": f"the {clients}-client round", **memory_mb(app_pid)})
+            # The same round again and again: memory that keeps growing here would be a leak.
+            for round_ in range(args.repeat):
+                calls = [("/predict", endpoints["/predict"](served["/predict"] + i)) for i in range(args.requests)]
+                served["/predict"] += args.requests
+                drive(url, calls, CLIENTS[-1])
+                memory.append({"after": f"repeat {round_ + 1}", **memory_mb(app_pid)})
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(timeout=30)
+    payload = {"cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d"), "requests": args.requests,
+               "server_memory": memory, "records": records}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "load.json").write_text(json.dumps(payload, indent=2) + "\n")
-    lines = ["| clients | endpoint | requests | p50 ms | p99 ms | requests/s | errors | floor p50 ms |",
-             "|---|---|---|---|---|---|---|---|"]
+    tmp_json = RESULTS / "load.json.tmp"
+    tmp_json.write_text(json.dumps(payload, indent=2) + "\n")
+    tmp_json.replace(RESULTS / "load.json")
+    lines = ["| clients | endpoint | requests | p50 ms | p99 ms | requests/s | errors | floor p50 ms | p50 / floor |",
+             "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['clients']} | {r['endpoint']} | {r['requests']} | {r['p50_ms']} | {r['p99_ms']} | {r['rps']} | "
-              f"{r['errors']} | {r['floor_p50_ms']} |" for r in records]
-    lines += ["", f"Server and clients in one process on {os.cpu_count()} cores; resident memory "
-              f"{memory_before:.0f} MB before the rounds, {memory_after:.0f} MB after."]
+              f"{r['errors']} | {r['floor_p50_ms']} | {r['p50_ms'] / r['floor_p50_ms']:.2f}x |" for r in records]
+    lines += ["", f"Server and clients in separate processes on {os.cpu_count()} cores, {payload['date']}. App server "
+              "memory (resident / peak): " + "; ".join(f"after {m['after']} {m['rss_mb']:.0f} / {m['peak_mb']:.0f} MB"
+                                                        for m in memory) + "."]
     (RESULTS / "load.md").write_text("\n".join(lines) + "\n")
 
 

@@ -70,14 +70,14 @@ def build_app(service: PredictionService, model_card: str = "") -> gr.Blocks:
         return gr.Dropdown(choices=names, value=names[0] if names else None)
 
     def predict(cell_line, drugs):
-        return service.predict(cell_line, list(drugs or [])).to_pandas()
+        return service.predict(cell_line, list(drugs or []))  # Gradio renders polars directly
 
     # The API endpoint and the page's plot/CSV both need these results: compute each once.
     ranking = functools.lru_cache(maxsize=64)(service.rank_drugs)
     upload_result = functools.lru_cache(maxsize=8)(lambda path: service.predict_profile(_read_upload(path)))
 
     def rank_drugs(cell_line):
-        return ranking(cell_line).to_pandas()
+        return ranking(cell_line)
 
     def rank_extras(cell_line):
         table = ranking(cell_line)
@@ -85,7 +85,7 @@ def build_app(service: PredictionService, model_card: str = "") -> gr.Blocks:
         return top, _csv_file(table, f"ranking_{cell_line}")
 
     def predict_profile(upload):
-        return upload_result(_upload_path(upload))[0].to_pandas()
+        return upload_result(_upload_path(upload))[0]
 
     def profile_extras(upload):
         table, report = upload_result(_upload_path(upload))
@@ -100,7 +100,8 @@ def build_app(service: PredictionService, model_card: str = "") -> gr.Blocks:
         gr.Markdown(
             "# drugresponse\nPredicted drug sensitivity (natural log of IC50, µM; lower = more sensitive) of cancer "
             f"cell lines from their genomic profile, by a model trained on GDSC2 and evaluated on cell lines it never "
-            f"saw. **Research use only, not a clinical tool.** onnxruntime provider: `{service.runtime.provider}`.")
+            f"saw. **Research use only, not a clinical tool.** onnxruntime provider: `{service.runtime.provider}`; "
+            f"model weights: {service.runtime.metadata.get('precision', 'float32')}.")
         with gr.Row():
             tissue = gr.Dropdown([ALL_TISSUES, *catalog.tissues], value=ALL_TISSUES, label="Tissue")
             cell_line = gr.Dropdown(catalog.names(), value=first, label="Cell line (type to search)", filterable=True)

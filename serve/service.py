@@ -28,6 +28,7 @@ class PredictionService:
         self.reference_sorted = np.sort(self.reference, axis=0)
         self.typical = np.median(self.reference, axis=0)
         self.spread = self.reference.std(axis=0) + 1e-6
+        self.reference_percentile = self._percentile(self.reference)  # per request, a row lookup
         conformal = catalog.evaluation("conformal.json") or {"drugs": {}}
         self.conformal = conformal
         self.interval = np.array([[conformal["drugs"].get(d, {}).get("lower", np.nan),
@@ -52,9 +53,11 @@ class PredictionService:
                             f"{len(self.drugs)} GDSC2 drugs.")
         return np.array([self._drug_index[d] for d in drugs], dtype=int)
 
-    def _table(self, sample: str, predictions: np.ndarray, columns: np.ndarray, with_measured: bool) -> pl.DataFrame:
+    def _table(self, sample: str, predictions: np.ndarray, columns: np.ndarray, with_measured: bool,
+               percentile: np.ndarray | None = None) -> pl.DataFrame:
         predictions = predictions.astype(np.float64)  # float32 prints as 2.6649999618530273 in tables
-        percentile = self._percentile(predictions[None, :])[0]
+        if percentile is None:
+            percentile = self._percentile(predictions[None, :])[0]
         rows = {
             "drug": [self.drugs[j] for j in columns],
             "predicted ln IC50": predictions[columns].round(3),
@@ -74,13 +77,16 @@ class PredictionService:
         if not drugs:
             return pl.DataFrame()
         columns = self._drug_columns(drugs)
-        predictions = self.reference[self.catalog.row(cell_line)]
-        return self._table(cell_line, predictions, columns, with_measured=True)
+        row = self.catalog.row(cell_line)
+        return self._table(cell_line, self.reference[row], columns, with_measured=True,
+                           percentile=self.reference_percentile[row])
 
     def rank_drugs(self, cell_line: str) -> pl.DataFrame:
         """All drugs, most to least sensitive relative to each drug's typical (median) GDSC response."""
-        predictions = self.reference[self.catalog.row(cell_line)]
-        table = self._table(cell_line, predictions, np.arange(len(self.drugs)), with_measured=True)
+        row = self.catalog.row(cell_line)
+        predictions = self.reference[row]
+        table = self._table(cell_line, predictions, np.arange(len(self.drugs)), with_measured=True,
+                            percentile=self.reference_percentile[row])
         relative = predictions.astype(np.float64) - self.typical
         return table.with_columns(
             pl.Series("ln IC50 vs typical", relative.round(3)),
@@ -99,7 +105,7 @@ class PredictionService:
     def model_info(self) -> dict:
         meta = self.runtime.metadata
         return {
-            "model_version": meta.get("model_version"), "units": meta.get("units"),
+            "model_version": meta.get("model_version"), "precision": meta.get("precision"), "units": meta.get("units"),
             "drugs": len(self.drugs), "genes": len(self.runtime.genes), "provider": self.runtime.provider,
             "data_sha256": meta.get("data_sha256"), "training": meta.get("training"), "metrics": meta.get("metrics"),
             "conformal_coverage": self.conformal.get("empirical_coverage"),

@@ -74,6 +74,7 @@ def test_model_info_endpoint(client):
     info = client.predict(api_name="/model_info")
     assert info["units"] == "natural log of IC50 in micromolar"
     assert info["provider"] == "CPUExecutionProvider"
+    assert info["precision"].startswith("float32")
 
 
 def test_app_runs_with_torch_unimportable(assets_dir):

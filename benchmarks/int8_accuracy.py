@@ -1,0 +1,117 @@
+"""What int8 weights cost in accuracy, on cell lines the model has never seen (LCO folds).
+
+    python benchmarks/int8_accuracy.py [--data-dir DIR] [--folds 0 1 2 3 4]
+
+For each saved seed-0 LCO fold (benchmarks/results/folds/), the neural model is trained exactly as
+``drugresponse evaluate`` trains it (same predictor, same seed), then the held-out cell lines' raw
+profiles are predicted three ways: PyTorch, the float32 ONNX graph the export ships, and its int8
+variant (``export/quantize.py``). The PyTorch predictions are checked against the committed
+out-of-fold file (GDSC2_lco_predictions.parquet) so the comparison is of the evaluated models.
+Writes benchmarks/results/int8_accuracy.json and int8_accuracy.md. Measures; never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import polars as pl
+import torch
+
+from drugresponse.export.fused import FusedModel
+from drugresponse.export.onnx_export import export_graph
+from drugresponse.export.quantize import write_int8_graph
+from drugresponse.paths import default_data_dir
+from drugresponse.train import metrics
+from drugresponse.train.bundle import MODALITIES, Bundle, bundle_dir
+from drugresponse.train.evaluate import make_predictor
+from drugresponse.train.matrix import load_matrix
+from drugresponse.train.splits import load_folds
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DATASET, SPLIT, SEED, MODEL = "GDSC2", "lco", 0, "mlp_ensemble"
+KEYS = ("rmse", "mae", "r2", "pearson", "per_drug_pearson", "per_drug_spearman")
+
+
+def _onnx_predict(path: Path, profiles: dict[str, np.ndarray]) -> np.ndarray:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return session.run(None, {m: np.ascontiguousarray(profiles[m]) for m in MODALITIES})[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    matrix = load_matrix(Bundle.open(bundle_dir(args.data_dir)), DATASET)
+    folds = load_folds(matrix, RESULTS / "folds" / f"{DATASET}_{SPLIT}_seed{SEED}.parquet")
+    committed = (pl.read_parquet(RESULTS / f"{DATASET}_{SPLIT}_predictions.parquet")
+                 .filter(pl.col("model") == MODEL).select("cell_line", "drug", "predicted"))
+    runs = {name: np.full(matrix.ln_ic50.shape, np.nan, dtype=np.float32) for name in ("torch", "fp32", "int8")}
+    per_fold, start = [], time.perf_counter()
+    for fold in args.folds:
+        test = folds == fold
+        predictor = make_predictor(MODEL, "full").fit(matrix, (folds >= 0) & ~test, SPLIT, SEED * 100 + fold)
+        rows = np.nonzero(test.any(axis=1))[0]
+        held_out = {m: matrix.profiles[m][rows] for m in MODALITIES}
+        model = predictor.model_.eval()
+        with tempfile.TemporaryDirectory() as tmp:
+            fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+            export_graph(FusedModel(model).eval(), held_out, fp32)
+            write_int8_graph(model, held_out, int8, export_graph)
+            predicted = {"torch": predictor.predict(matrix, rows), "fp32": _onnx_predict(fp32, held_out),
+                         "int8": _onnx_predict(int8, held_out)}
+        for name, values in predicted.items():
+            runs[name][rows] = np.where(test[rows], values, np.nan)
+        r, c = np.nonzero(test)
+        diff = predicted["int8"] - predicted["torch"]
+        per_fold.append({"fold": fold, "max_abs_int8_vs_torch": float(np.abs(diff).max()),
+                         "rms_int8_vs_torch": float(np.sqrt(np.mean(diff ** 2))),
+                         **{f"{name}_{k}": metrics.summary(c, matrix.ln_ic50[r, c], runs[name][r, c])[k]
+                            for name in runs for k in ("rmse", "per_drug_pearson")}})
+        print(per_fold[-1], file=sys.stderr)
+
+    evaluated = np.isin(folds, args.folds)
+    r, c = np.nonzero(evaluated)
+    ours = pl.DataFrame({"cell_line": np.array(matrix.cell_lines)[r], "drug": np.array(matrix.drugs)[c],
+                         "torch": runs["torch"][r, c]}).join(committed, on=["cell_line", "drug"], how="left")
+    reproduced = float((ours["torch"] - ours["predicted"]).abs().max())
+    summary = {name: {k: metrics.summary(c, matrix.ln_ic50[r, c], runs[name][r, c])[k] for k in KEYS} for name in runs}
+    diff = runs["int8"][r, c] - runs["torch"][r, c]
+    payload = {
+        "dataset": DATASET, "split": SPLIT, "seed": SEED, "folds": args.folds, "pairs": int(len(r)),
+        "data_sha256": matrix.data_sha256, "max_abs_diff_vs_committed_oof": reproduced,
+        "int8_vs_torch": {"max_abs": float(np.abs(diff).max()), "rms": float(np.sqrt(np.mean(diff ** 2))),
+                          "mean": float(diff.mean())},
+        "metrics": summary, "per_fold": per_fold, "seconds": round(time.perf_counter() - start, 1),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    tmp = args.out / "int8_accuracy.json.tmp"
+    tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    tmp.replace(args.out / "int8_accuracy.json")
+    label = {"torch": "PyTorch (as evaluated)", "fp32": "ONNX float32 (shipped graph)", "int8": "ONNX int8"}
+    lines = ["| predictions | RMSE | MAE | R² | Pearson | per-drug Pearson | per-drug Spearman |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {label[n]} | " + " | ".join(f"{summary[n][k]:.4f}" for k in KEYS) + " |" for n in runs]
+    lines += ["", f"{DATASET}, {SPLIT.upper()} folds {', '.join(map(str, args.folds))} (seed {SEED}), "
+              f"{len(r):,} held-out pairs. int8 minus PyTorch: RMS {payload['int8_vs_torch']['rms']:.4f}, "
+              f"max |·| {payload['int8_vs_torch']['max_abs']:.3f} ln µM. PyTorch predictions reproduce the committed "
+              f"evaluation to {reproduced:.1e} ln µM."]
+    (args.out / "int8_accuracy.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
