@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +33,7 @@ from drugresponse.paths import default_data_dir
 from drugresponse.serve.runtime import load_runtime
 from drugresponse.train.bundle import MODALITIES, Bundle, bundle_dir
 from drugresponse.train.checkpoint import load_checkpoint
+from machine import describe  # benchmarks/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -159,9 +158,8 @@ def main() -> None:
     one = {m: np.ascontiguousarray(profiles[m][:1]) for m in MODALITIES}
     profile = {name: node_profile(path, one) for name, path in models.items()}
     payload = {
-        "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "torch": torch.__version__, "onnxruntime": ort.__version__,
-                    "memory_bandwidth_gb_s": round(bandwidth, 1)},
+        "machine": describe(torch=torch.__version__, onnxruntime=ort.__version__,
+                            memory_bandwidth_gb_s=round(bandwidth, 1)),
         "date": time.strftime("%Y-%m-%d"),
         "model_bytes": {name: path.stat().st_size for name, path in models.items()},
         "weight_bytes_per_call": touched,
@@ -175,16 +173,6 @@ def main() -> None:
     tmp.replace(args.out / "latency.json")
     (args.out / "latency.md").write_text(_latency_table(payload))
     (args.out / "latency_profile.md").write_text(_profile_table(payload))
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _latency_table(payload: dict) -> str:

@@ -176,7 +176,13 @@ def main() -> None:
         for process, _ in servers.values():
             process.terminate()
             process.wait(timeout=30)
-    payload = {"cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d"), "requests": args.requests,
+    import gradio
+    import onnxruntime
+
+    from machine import describe
+
+    machine = describe(gradio=gradio.__version__, onnxruntime=onnxruntime.__version__)
+    payload = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "requests": args.requests,
                "server_memory": memory, "records": records}
     RESULTS.mkdir(parents=True, exist_ok=True)
     tmp_json = RESULTS / "load.json.tmp"
@@ -186,7 +192,8 @@ def main() -> None:
              "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['clients']} | {r['endpoint']} | {r['requests']} | {r['p50_ms']} | {r['p99_ms']} | {r['rps']} | "
               f"{r['errors']} | {r['floor_p50_ms']} | {r['p50_ms'] / r['floor_p50_ms']:.2f}x |" for r in records]
-    lines += ["", f"Server and clients in separate processes on {os.cpu_count()} cores, {payload['date']}. App server "
+    lines += ["", f"{machine['cpu']}, {machine['cores']} cores, {payload['date']}; Python {machine['python']}, gradio "
+              f"{machine['gradio']}, onnxruntime {machine['onnxruntime']}. Server and clients in separate processes. App server "
               "memory (resident / peak): " + "; ".join(f"after {m['after']} {m['rss_mb']:.0f} / {m['peak_mb']:.0f} MB"
                                                         for m in memory) + "."]
     (RESULTS / "load.md").write_text("\n".join(lines) + "\n")
