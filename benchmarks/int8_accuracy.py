@@ -25,7 +25,7 @@ import polars as pl
 import torch
 
 from drugresponse.export.fused import FusedModel
-from drugresponse.export.onnx_export import export_graph
+from drugresponse.export.graph import export_graph
 from drugresponse.export.quantize import write_int8_graph
 from drugresponse.paths import default_data_dir
 from drugresponse.train import metrics
@@ -70,7 +70,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
             export_graph(FusedModel(model).eval(), held_out, fp32)
-            write_int8_graph(model, held_out, int8, export_graph)
+            write_int8_graph(model, held_out, int8)
             predicted = {"torch": predictor.predict(matrix, rows), "fp32": _onnx_predict(fp32, held_out),
                          "int8": _onnx_predict(int8, held_out)}
         for name, values in predicted.items():

@@ -10,14 +10,9 @@ renamed only after ``onnx.checker`` (full check) and the parity check against Py
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import logging
 import os
 import tempfile
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,18 +25,10 @@ from drugresponse.train.bundle import MODALITIES
 from drugresponse.train.checkpoint import load_checkpoint
 
 from .fused import FusedModel
+from .graph import ExportSpec, export_graph
 from .quantize import INT8_TOLERANCE, write_int8_graph
 
 UNITS = "natural log of IC50 in micromolar"
-
-
-@dataclass(frozen=True)
-class ExportSpec:
-    input_names: tuple[str, ...] = MODALITIES
-    output_name: str = "ln_ic50"
-    opset: int = 20
-    tolerance: float = 1e-4  # max |onnxruntime - torch| in ln µM
-    check_batches: tuple[int, ...] = (1, 2, 7)
 
 
 def _torch_predict(model, profiles: dict[str, np.ndarray]) -> np.ndarray:
@@ -80,20 +67,6 @@ def _metadata(info: dict, metrics: dict | None) -> dict[str, str]:
         "units": json.dumps(UNITS),
         "inputs": json.dumps({m: "float32 [batch, genes], raw bundle scale, NaN = missing" for m in MODALITIES}),
     }
-
-
-def export_graph(model, example: dict[str, np.ndarray], path: Path, spec: ExportSpec = ExportSpec()) -> None:
-    """``model`` (raw profiles in) to ONNX at ``path``, batch axis dynamic; no checks (see export_model)."""
-    # The new exporter needs a batch of at least 2 in the example to keep the batch axis dynamic.
-    args = tuple(torch.from_numpy(np.ascontiguousarray(example[m][:2], dtype=np.float32)) for m in MODALITIES)
-    batch = torch.export.Dim("batch")
-    # The exporter narrates each pass on stdout and warns about optional packages we do not use.
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, args, str(path), input_names=list(spec.input_names),
-                          output_names=[spec.output_name], dynamic_shapes=({0: batch},) * 3,
-                          opset_version=spec.opset, external_data=False, dynamo=True)
 
 
 def int8_path(out: Path) -> Path:
@@ -151,7 +124,7 @@ def export_model(checkpoint: Path, out: Path, profiles: dict[str, np.ndarray], m
         export_graph(FusedModel(model).eval(), profiles, staged[out], spec)
         check = _check_and_stage(model, info, metadata, staged[out], profiles, spec,
                                  "float32 (float16-stored weights)", spec.tolerance)
-        write_int8_graph(model, profiles, staged[int8_path(out)], lambda m, e, p: export_graph(m, e, p, spec))
+        write_int8_graph(model, profiles, staged[int8_path(out)], spec)
         int8_check = _check_and_stage(model, info, metadata, staged[int8_path(out)], profiles, spec,
                                       "int8 weights (dynamic quantisation)", INT8_TOLERANCE)
         for final, path in staged.items():

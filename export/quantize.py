@@ -21,15 +21,17 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from drugresponse.train.model import DrugResponseModel
 
 from .fused import FusedModel
+from .graph import ExportSpec, export_graph
 
 INT8_TOLERANCE = 0.1  # max |int8 - PyTorch| in ln µM over the parity profiles (measured: ~0.02)
 
 
-def write_int8_graph(model: DrugResponseModel, example: dict[str, np.ndarray], path: Path, export_graph) -> None:
+def write_int8_graph(model: DrugResponseModel, example: dict[str, np.ndarray], path: Path,
+                     spec: ExportSpec = ExportSpec()) -> None:
     """Export the folded float32 graph to a temporary file and write its int8 quantisation to ``path``."""
     with tempfile.TemporaryDirectory(prefix=".int8-tmp-", dir=Path(path).parent) as tmp:
         folded = Path(tmp) / "folded.onnx"
-        export_graph(FusedModel(model, fold_scaling=True).eval(), example, folded)
+        export_graph(FusedModel(model, fold_scaling=True).eval(), example, folded, spec)
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # the quantiser suggests a pre-processing pass meant for conv nets

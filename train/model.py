@@ -2,7 +2,8 @@
 
 ``DrugResponseModel`` is the whole prediction path — fitted preprocessing, an ensemble of MLPs
 predicting drug-standardised responses, an optional blend with a ridge layer on the same expression
-features, and the per-drug de-standardisation — so the ONNX export is this module, nothing else.
+features, and the per-drug de-standardisation. The ONNX export is this function, rearranged into
+two matrix products by ``export/fused.py`` and checked against this module.
 """
 
 from __future__ import annotations
@@ -54,22 +55,6 @@ class MultiTaskNet(nn.Module):
         return self.layers(features)
 
 
-class HalfStoredLinear(nn.Module):
-    """A Linear layer whose weights are stored as float16 and computed in float32.
-
-    Used for export only: weights were already rounded to float16 at the end of training
-    (``round_weights_to_half``), so this halves the ONNX file without changing a prediction.
-    """
-
-    def __init__(self, linear: nn.Linear):
-        super().__init__()
-        self.register_buffer("weight", linear.weight.detach().half())
-        self.register_buffer("bias", linear.bias.detach().half())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(x, self.weight.float(), self.bias.float())
-
-
 def round_weights_to_half(model: nn.Module) -> None:
     """Round every Linear weight to float16 precision, so evaluation sees the numbers export ships."""
     with torch.no_grad():
@@ -77,18 +62,6 @@ def round_weights_to_half(model: nn.Module) -> None:
             if isinstance(module, nn.Linear):
                 module.weight.copy_(module.weight.half().float())
                 module.bias.copy_(module.bias.half().float())
-
-
-def with_half_stored_weights(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` whose Linear layers store float16 weights (see HalfStoredLinear)."""
-    import copy
-
-    clone = copy.deepcopy(model)
-    for module in list(clone.modules()):
-        for child_name, child in list(module.named_children()):
-            if isinstance(child, nn.Linear):
-                setattr(module, child_name, HalfStoredLinear(child))
-    return clone.eval()
 
 
 class DrugResponseModel(nn.Module):
