@@ -27,12 +27,14 @@ import torch
 from drugresponse.export.fused import FusedModel
 from drugresponse.export.graph import export_graph
 from drugresponse.export.quantize import write_int8_graph
+from drugresponse.errors import UserError
 from drugresponse.paths import default_data_dir
 from drugresponse.train import metrics
-from drugresponse.train.bundle import MODALITIES, Bundle, bundle_dir
+from drugresponse.train.bundle import MODALITIES, Bundle, bundle_dir, is_valid_bundle
 from drugresponse.train.evaluate import make_predictor
 from drugresponse.train.matrix import load_matrix
 from drugresponse.train.splits import load_folds
+from machine import describe  # benchmarks/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -55,9 +57,17 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
+    folds_file = RESULTS / "folds" / f"{DATASET}_{SPLIT}_seed{SEED}.parquet"
+    oof_file = RESULTS / f"{DATASET}_{SPLIT}_predictions.parquet"
+    for path in (folds_file, oof_file):
+        if not path.is_file():
+            raise UserError(f"{path} is missing: this benchmark compares with the committed evaluation; run "
+                            f"`drugresponse evaluate --split {SPLIT}` first.")
+    if not is_valid_bundle(bundle_dir(args.data_dir)):
+        raise UserError(f"no valid data bundle in {args.data_dir}; build it with `drugresponse data build`.")
     matrix = load_matrix(Bundle.open(bundle_dir(args.data_dir)), DATASET)
-    folds = load_folds(matrix, RESULTS / "folds" / f"{DATASET}_{SPLIT}_seed{SEED}.parquet")
-    committed = (pl.read_parquet(RESULTS / f"{DATASET}_{SPLIT}_predictions.parquet")
+    folds = load_folds(matrix, folds_file)
+    committed = (pl.read_parquet(oof_file)
                  .filter(pl.col("model") == MODEL).select("cell_line", "drug", "predicted"))
     runs = {name: np.full(matrix.ln_ic50.shape, np.nan, dtype=np.float32) for name in ("torch", "fp32", "int8")}
     per_fold, start = [], time.perf_counter()
@@ -90,12 +100,14 @@ def main() -> None:
     reproduced = float((ours["torch"] - ours["predicted"]).abs().max())
     summary = {name: {k: metrics.summary(c, matrix.ln_ic50[r, c], runs[name][r, c])[k] for k in KEYS} for name in runs}
     diff = runs["int8"][r, c] - runs["torch"][r, c]
+    machine = describe(torch=torch.__version__, onnxruntime=ort.__version__)
     payload = {
         "dataset": DATASET, "split": SPLIT, "seed": SEED, "folds": args.folds, "pairs": int(len(r)),
         "data_sha256": matrix.data_sha256, "max_abs_diff_vs_committed_oof": reproduced,
         "int8_vs_torch": {"max_abs": float(np.abs(diff).max()), "rms": float(np.sqrt(np.mean(diff ** 2))),
                           "mean": float(diff.mean())},
         "metrics": summary, "per_fold": per_fold, "seconds": round(time.perf_counter() - start, 1),
+        "machine": machine,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     tmp = args.out / "int8_accuracy.json.tmp"
@@ -108,10 +120,14 @@ def main() -> None:
     lines += ["", f"{DATASET}, {SPLIT.upper()} folds {', '.join(map(str, args.folds))} (seed {SEED}), "
               f"{len(r):,} held-out pairs. int8 minus PyTorch: RMS {payload['int8_vs_torch']['rms']:.4f}, "
               f"max |·| {payload['int8_vs_torch']['max_abs']:.3f} ln µM. PyTorch predictions reproduce the committed "
-              f"evaluation to {reproduced:.1e} ln µM."]
+              f"evaluation to {reproduced:.1e} ln µM. Bundle {matrix.data_sha256[:12]}…; {machine['cpu']}, "
+              f"{machine['cores']} cores; torch {machine['torch']}, onnxruntime {machine['onnxruntime']}."]
     (args.out / "int8_accuracy.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (UserError, FileNotFoundError) as exc:  # a missing bundle, checkpoint or model: say so, no traceback
+        raise SystemExit(f"error: {exc}") from None

@@ -29,9 +29,10 @@ import onnxruntime as ort
 import torch
 
 from drugresponse.export.onnx_export import int8_path
+from drugresponse.errors import UserError
 from drugresponse.paths import default_data_dir
 from drugresponse.serve.runtime import load_runtime
-from drugresponse.train.bundle import MODALITIES, Bundle, bundle_dir
+from drugresponse.train.bundle import MODALITIES, Bundle, bundle_dir, is_valid_bundle
 from drugresponse.train.checkpoint import load_checkpoint
 from machine import describe  # benchmarks/machine.py, beside this script
 
@@ -118,11 +119,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
+    if not is_valid_bundle(bundle_dir(args.data_dir)):
+        raise UserError(f"no valid data bundle in {args.data_dir}; build it with `drugresponse data build`.")
     bundle = Bundle.open(bundle_dir(args.data_dir))
     profiles = {m: bundle.profiles[m] for m in MODALITIES}
     n = len(profiles["expression"])
     model, _ = load_checkpoint(args.checkpoint)
     models = {"onnxruntime-fp32": args.model, "onnxruntime-int8": int8_path(args.model)}
+    for path in models.values():
+        if not path.is_file():
+            raise UserError(f"no model at {path}; `drugresponse export` writes both files.")
     touched = {name: weight_bytes_per_call(path) for name, path in models.items()}
     bandwidth = memory_bandwidth_gbs()
     records = []
@@ -211,4 +217,7 @@ def _profile_table(payload: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (UserError, FileNotFoundError) as exc:  # a missing bundle, checkpoint or model: say so, no traceback
+        raise SystemExit(f"error: {exc}") from None
