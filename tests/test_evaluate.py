@@ -1,11 +1,20 @@
 import json
+import os
+import subprocess
+import sys
+from copy import deepcopy
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-from drugresponse.train.evaluate import EvaluationConfig, evaluate
-from drugresponse.train.splits import make_folds
+from drugresponse.errors import UserError
+from drugresponse.train.evaluate import EvaluationConfig, evaluate, make_predictor
+from drugresponse.train.splits import make_folds, train_mask
+
+from .test_serve_app import free_port
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +28,43 @@ def lco_results(matrix, tmp_path_factory):
 def test_records_have_the_documented_fields(lco_results):
     out, records = lco_results
     written = json.loads((out / "GDSC2_lco.json").read_text())
-    assert [r["model"] for r in written] == ["drug_mean", "tissue_drug_mean", "ridge_per_drug", "mlp_ensemble"]
+    assert [r["model"] for r in written] == ["drug_mean", "tissue_drug_mean", "ridge_per_drug", "mlp_ensemble",
+                                             "mlp_ensemble_without_drivers"]
     for record in written:
-        for key in ("dataset", "split", "model", "baseline", "folds", "n_pairs", "mse", "mae", "rmse", "r2",
-                    "pearson", "spearman", "per_drug_pearson", "per_drug_spearman", "seconds"):
+        for key in ("dataset", "split", "model", "baseline", "ablation", "folds", "n_pairs", "mse", "mae", "rmse",
+                    "r2", "pearson", "spearman", "per_drug_pearson", "per_drug_spearman", "seconds", "preset",
+                    "data_sha256"):
             assert key in record
-        assert record["rmse"] == pytest.approx(np.sqrt(record["mse"]))
-        assert len(record["per_fold"]) == 3
-    assert written[-1]["baseline"] is False and written[0]["baseline"] is True
+        assert [f["fold"] for f in record["per_fold"]] == [0, 1, 2]
+    assert [r["baseline"] for r in written] == [True, True, True, False, False]
+    assert [r["ablation"] for r in written] == [False, False, False, False, True]
+
+
+def test_records_match_the_predictions_they_were_computed_from(lco_results):
+    from drugresponse.train import metrics
+
+    out, records = lco_results
+    predictions = pl.read_parquet(out / "GDSC2_lco_predictions.parquet")
+    for record in records:
+        part = predictions.filter(pl.col("model") == record["model"])
+        drug = part["drug"].cast(pl.Categorical).to_physical().to_numpy()
+        again = metrics.summary(drug, part["measured"].to_numpy(), part["predicted"].to_numpy())
+        assert again["rmse"] == pytest.approx(record["rmse"], rel=1e-6)
+        assert again["per_drug_pearson"] == pytest.approx(record["per_drug_pearson"], rel=1e-6)
+
+
+def test_the_driver_head_is_what_separates_the_model_from_its_ablation(lco_results):
+    out, _ = lco_results
+    predictions = pl.read_parquet(out / "GDSC2_lco_predictions.parquet")
+    full = predictions.filter(pl.col("model") == "mlp_ensemble")["predicted"].to_numpy()
+    ablation = predictions.filter(pl.col("model") == "mlp_ensemble_without_drivers")["predicted"].to_numpy()
+    assert not np.allclose(full, ablation)
+
+
+def test_saved_folds_with_another_fold_count_are_refused(matrix, tmp_path):
+    evaluate(matrix, EvaluationConfig(split="lco", n_folds=3, preset="quick", models=("drug_mean",)), tmp_path)
+    with pytest.raises(UserError, match="have 3 folds, not the 4"):
+        evaluate(matrix, EvaluationConfig(split="lco", n_folds=4, preset="quick", models=("drug_mean",)), tmp_path)
 
 
 def test_out_of_fold_predictions_cover_every_pair_once_per_model(lco_results, matrix):
@@ -47,43 +85,69 @@ def test_same_seed_gives_identical_metrics(matrix, tmp_path):
     assert json.dumps(strip(first)) == json.dumps(strip(second))
 
 
-@pytest.mark.parametrize("split", ["lpo", "lco", "lto"])
-def test_folds_never_leak(matrix, split):
-    folds = make_folds(matrix, split, 3, seed=1)
-    assert np.array_equal(folds >= 0, matrix.measured)
-    for fold in range(3):
-        test, train = folds == fold, (folds >= 0) & (folds != fold)
-        assert test.any()
-        assert not (test & train).any()
-        if split == "lco":
-            assert not (test.any(axis=1) & train.any(axis=1)).any()
-        if split == "lto":
-            assert not set(matrix.tissues[test.any(axis=1)]) & set(matrix.tissues[train.any(axis=1)])
+def test_same_seed_gives_identical_results_serially_and_on_local_ray(matrix, tmp_path):
+    config = EvaluationConfig(split="lco", n_folds=3, preset="quick", models=("ridge_per_drug_drivers", "mlp_ensemble"))
+    serial = evaluate(matrix, config, tmp_path / "serial")
+    on_ray = evaluate(matrix, replace(config, workers=2), tmp_path / "ray")
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    assert json.dumps(strip(serial)) == json.dumps(strip(on_ray))
+    for name in ("GDSC2_lco_predictions.parquet", "folds/GDSC2_lco_seed0.parquet",
+                 "GDSC2_lco_mlp_ensemble_heldout_all_drugs.parquet"):
+        assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
 
 
-def test_folds_are_seeded(matrix):
-    assert np.array_equal(make_folds(matrix, "lco", 3, 7), make_folds(matrix, "lco", 3, 7))
-    assert not np.array_equal(make_folds(matrix, "lco", 3, 7), make_folds(matrix, "lco", 3, 8))
+def test_a_two_process_ray_cluster_gives_the_serial_results(matrix, tmp_path):
+    ray_cli = Path(sys.executable).with_name("ray")
+    port = free_port()
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    started = subprocess.run([str(ray_cli), "start", "--head", f"--port={port}", "--num-cpus=2",
+                              "--include-dashboard=false", "--disable-usage-stats"],
+                             capture_output=True, text=True, timeout=180, env=env)
+    assert started.returncode == 0, started.stderr
+    try:
+        config = EvaluationConfig(split="lco", n_folds=3, preset="quick", models=("ridge_per_drug", "mlp_ensemble"))
+        clustered = evaluate(matrix, replace(config, address=f"127.0.0.1:{port}"), tmp_path / "cluster")
+    finally:
+        subprocess.run([str(ray_cli), "stop", "--force"], capture_output=True, timeout=120, env=env)
+    serial = evaluate(matrix, config, tmp_path / "serial")
+    for a, b in zip(serial, clustered):
+        assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
 
 
-def test_parts_combine_to_the_full_run(matrix, tmp_path):
-    from drugresponse.train.evaluate import combine_parts
-
-    models = ("drug_mean", "ridge_per_drug", "mlp_ensemble")
-    full = evaluate(matrix, EvaluationConfig(split="lpo", n_folds=3, models=models, preset="quick"), tmp_path / "full")
-    for folds in ((0,), (1, 2)):
-        evaluate(matrix, EvaluationConfig(split="lpo", n_folds=3, models=models, preset="quick", only_folds=folds),
-                 tmp_path / "p")
-    merged = combine_parts(tmp_path / "p", "GDSC2", "lpo")
-    for a, b in zip(full, merged):
-        assert a["model"] == b["model"] and b["folds_evaluated"] == [0, 1, 2]
-        for key in ("rmse", "pearson", "per_drug_pearson", "n_pairs"):
-            assert a[key] == pytest.approx(b[key], rel=1e-6)
-    history = json.loads((tmp_path / "p" / "GDSC2_lpo_history.json").read_text())
-    assert [h["fold"] for h in history["mlp_ensemble"]] == [0, 1, 2]
+@pytest.mark.parametrize("name", ["tissue_drug_mean", "drug_mean_plus_cell_effect", "ridge_per_drug_drivers",
+                                  "mlp_ensemble"])
+def test_fitting_never_reads_the_test_fold(matrix, name):
+    """Canary: poison the held-out lines' responses and profiles; every fitted number must stay the same."""
+    folds = make_folds(matrix, "lco", 3, seed=0)
+    train, test_rows = train_mask(folds, 0), np.nonzero((folds == 0).any(axis=1))[0]
+    poisoned = deepcopy(matrix)
+    poisoned.ln_ic50[test_rows] = np.where(np.isnan(poisoned.ln_ic50[test_rows]), np.nan, 1e3)
+    for modality, values in poisoned.profiles.items():
+        values[test_rows] = np.where(np.isnan(values[test_rows]), np.nan, 1 - values[test_rows] * 7)
+    rows = np.arange(len(matrix.cell_lines))
+    clean = make_predictor(name, "quick").fit(matrix, train, "lco", seed=5).predict(matrix, rows)
+    dirty = make_predictor(name, "quick").fit(poisoned, train, "lco", seed=5).predict(matrix, rows)
+    np.testing.assert_array_equal(clean, dirty)
 
 
 def test_model_names_cover_the_baselines():
     from drugresponse.train.evaluate import BASELINES, MODEL_NAMES
 
     assert set(MODEL_NAMES) == set(BASELINES) | {"mlp_ensemble"}
+
+
+def test_an_interrupted_evaluation_writes_nothing(matrix, tmp_path, monkeypatch):
+    from drugresponse.train import evaluate as evaluation
+
+    real, calls = evaluation.fit_fold, []
+
+    def interrupted(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(evaluation, "fit_fold", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(matrix, EvaluationConfig(split="lco", n_folds=3, preset="quick", models=("ridge_per_drug",)), tmp_path)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["GDSC2_lco_seed0.parquet"]  # the folds only

@@ -1,0 +1,146 @@
+"""Hyper-parameter search nested in the outer folds: Optuna (TPE sampler, median pruner), folds on Ray.
+
+For each outer fold, one study searches ``SPACE`` — the seed study's knobs (learning rate, batch size, epochs,
+patience) plus width, depth, dropout, input dropout, weight decay, gene count and modality set. A trial trains
+one ensemble member on an inner split of that fold's training pairs (held out as the outer split holds out)
+and is scored by its best validation loss (masked MSE on drug-standardised ln IC50); the pruner stops a trial
+whose validation loss trails the median of earlier trials at the same epoch. Trials never see the outer test
+fold. Each fold's study is one task (``parallel.run_tasks``); a study's trials run in order, so a fixed seed and
+trial count give the same search. With ``time_budget`` a study also stops when its share of the budget is
+spent (then the number of trials, and the result, depend on the machine's speed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .bundle import OMICS
+from .matrix import ResponseMatrix
+from .model import ModelConfig
+from .parallel import run_tasks, set_threads
+from .preprocessing import FittedScaling, Preprocessor
+from .presets import PRESETS
+from .splits import inner_split, load_folds, train_mask
+from .training import INNER_FRACTION, standardise_targets, train_member
+
+SPACE = {
+    "learning_rate": ("log", 1e-5, 3e-3), "batch_size": ("choice", (8, 16, 32, 64)),
+    "max_epochs": ("choice", (60, 120, 200)), "patience": ("int", 6, 20),
+    "width": ("choice", (128, 256, 512)), "depth": ("int", 1, 2), "dropout": ("float", 0.1, 0.7),
+    "input_dropout": ("float", 0.0, 0.7), "weight_decay": ("log", 1e-3, 0.3),
+    "n_expression_genes": ("choice", (1000, 2000, 4000)), "modalities": ("choice", ("expression", "all omics")),
+}
+
+
+def suggest(trial, base: ModelConfig) -> ModelConfig:
+    """A trial's configuration: ``SPACE`` drawn by Optuna over the preset's other settings."""
+    values = {}
+    for name, (kind, *args) in SPACE.items():
+        if kind == "log":
+            values[name] = trial.suggest_float(name, *args, log=True)
+        elif kind == "float":
+            values[name] = trial.suggest_float(name, *args)
+        elif kind == "int":
+            values[name] = trial.suggest_int(name, *args)
+        else:
+            values[name] = trial.suggest_categorical(name, list(args[0]))
+    omics = values.pop("modalities") == "all omics"
+    width, depth = values.pop("width"), values.pop("depth")
+    return base.replace(**values, hidden=(width,) * depth, n_copy_number_genes=300 if omics else 0,
+                        min_mutated=20 if omics else 10**9)
+
+
+def tune_fold(matrix: ResponseMatrix, folds: np.ndarray, split: str, fold: int, trials: int, seconds: float | None,
+              seed: int, preset: str, threads: int) -> dict:
+    """One outer fold's study (a task): every trial's configuration, score and fate, and the best configuration."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    set_threads(threads)
+    train = train_mask(folds, fold)
+    fold_seed = seed * 100 + fold  # the evaluation's seed for this fold: the same inner split as its candidates
+    inner_train, inner_val = inner_split(train, split, INNER_FRACTION, fold_seed * 1000 + 999, matrix.tissues)
+    rows = np.nonzero(inner_train.any(axis=1))[0]
+    z = torch.from_numpy(standardise_targets(matrix.ln_ic50, inner_train)[0])
+    cache: dict[tuple, torch.Tensor] = {}
+
+    def objective(trial) -> float:
+        config = suggest(trial, PRESETS[preset])
+        key = (config.n_expression_genes, config.n_copy_number_genes, config.min_mutated)
+        if key not in cache:  # preprocessing fitted on the inner training lines only
+            scaling = FittedScaling.fit({m: matrix.profiles[m][rows] for m in OMICS}, *key)
+            with torch.no_grad():
+                cache[key] = Preprocessor(scaling)(*(torch.from_numpy(matrix.profiles[m]) for m in OMICS))
+
+        def should_stop(epoch: int, val_loss: float) -> bool:
+            trial.report(val_loss, epoch)
+            return trial.should_prune()
+
+        _, _, val_curve, best_epoch = train_member(cache[key], z, inner_train, inner_val, config, fold_seed,
+                                                   should_stop=should_stop)
+        trial.set_user_attr("config", config.to_dict())
+        trial.set_user_attr("best_epoch", best_epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+        return min(val_curve)
+
+    start = time.perf_counter()
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed * 100 + fold),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10))
+    study.optimize(objective, n_trials=trials, timeout=seconds)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    return {"fold": fold, "seconds": round(time.perf_counter() - start, 1),
+            "trials": [{"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
+                        "config": t.user_attrs.get("config"), "best_epoch": t.user_attrs.get("best_epoch")}
+                       for t in study.trials],
+            "best": {"value": study.best_value, "config": study.best_trial.user_attrs["config"]} if done else None,
+            "default_candidates_note": "the fixed candidates are scored the same way in the evaluation history"}
+
+
+def tune(matrix: ResponseMatrix, split: str, folds_path: Path, out: Path, trials: int, time_budget: float | None,
+         seed: int, preset: str, workers: int, address: str | None, threads: int) -> list[dict]:
+    """Tune every outer fold; write ``out`` (JSON, atomically) and return the per-fold results."""
+    folds = load_folds(matrix, folds_path)
+    n_folds = int(folds.max()) + 1
+    parallel = max(1, workers) if (workers or address) else 1
+    per_fold_seconds = None if time_budget is None else time_budget * min(parallel, n_folds) / n_folds
+    tasks = [(split, fold, trials, per_fold_seconds, seed, preset, threads) for fold in range(n_folds)]
+
+    def best_so_far(done: list[dict]) -> dict:
+        values = [r["best"]["value"] for r in done if r["best"]]
+        return {"trials": sum(len(r["trials"]) for r in done), "best_val_loss": f"{min(values):.4f}" if values else "-"}
+
+    results = run_tasks(tune_fold, tasks, workers, address, desc=f"{split} tuning (folds)",
+                        shared={"matrix": matrix, "folds": folds}, postfix=best_so_far)
+    payload = {"dataset": matrix.dataset, "split": split, "seed": seed, "preset": preset, "trials_per_fold": trials,
+               "time_budget_seconds": time_budget, "threads": threads, "data_sha256": matrix.data_sha256,
+               "space": {k: list(v[1:]) if v[0] != "choice" else list(v[1]) for k, v in SPACE.items()},
+               "folds": results}
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    tmp.replace(out)
+    for r in results:
+        state = "no finished trial" if r["best"] is None else f"best inner val loss {r['best']['value']:.4f}"
+        print(f"fold {r['fold']}: {len(r['trials'])} trials in {r['seconds']:.0f} s, {state}", file=sys.stderr)
+    return results
+
+
+def tuned_configs(path: Path, matrix: ResponseMatrix, split: str) -> dict[int, dict]:
+    """fold -> best configuration from a tuning file written for this data and split."""
+    from drugresponse.errors import UserError
+
+    if not path.is_file():
+        raise UserError(f"no tuning results at {path}; run `drugresponse tune --split {split}` first.")
+    payload = json.loads(path.read_text())
+    if payload["data_sha256"] != matrix.data_sha256 or payload["split"] != split:
+        raise UserError(f"{path} was tuned on other data or another split; re-run `drugresponse tune`.")
+    missing = [r["fold"] for r in payload["folds"] if r["best"] is None]
+    if missing:
+        raise UserError(f"{path} has no finished trial for fold(s) {missing}; tune with more trials or time.")
+    return {r["fold"]: r["best"]["config"] for r in payload["folds"]}
