@@ -75,7 +75,7 @@ class TissueDrugMean:
         return out.astype(np.float32)
 
     def fit(self, matrix: ResponseMatrix, train_mask: np.ndarray, split: str = "lco", seed: int = 0):
-        inner_train, inner_val = inner_split(train_mask, split, 0.2, seed)
+        inner_train, inner_val = inner_split(train_mask, split, 0.2, seed, matrix.tissues)
         self._fit_stats(matrix, inner_train)
         rows = np.nonzero(inner_val.any(axis=1))[0]
         y, m = matrix.ln_ic50[rows], inner_val[rows]

@@ -19,12 +19,12 @@ import torch
 from drugresponse import __version__
 from drugresponse.errors import UserError
 
-from .bundle import MODALITIES
-from .model import DrugResponseModel, ModelConfig, MultiTaskNet
-from .preprocessing import FittedScaling, Preprocessor
+from .bundle import OMICS
+from .model import DriverEffects, DrugResponseModel, ModelConfig, MultiTaskNet
+from .preprocessing import FittedScaling, Preprocessor, ReferenceMoments
 
 FORMAT = "drugresponse-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def save_checkpoint(model: DrugResponseModel, config: ModelConfig, meta: dict, out_dir: Path,
@@ -36,10 +36,12 @@ def save_checkpoint(model: DrugResponseModel, config: ModelConfig, meta: dict, o
     info = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()},
-        "selected_genes": {m: getattr(pre, f"{m}_genes").tolist() for m in MODALITIES},
+        "config": config.to_dict(),
+        "selected_genes": {m: getattr(pre, f"{m}_genes").tolist() for m in OMICS},
         "n_members": len(model.members), "has_ridge": model.ridge is not None,
         "ridge_weight": model.ridge_weight, "n_expression_features": model.n_expression_features,
+        "driver_events": [] if model.drivers is None else model.drivers.events.tolist(),
+        "reads": model.reads(),
         **meta,
     }
     with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".ckpt-tmp-") as tmp:
@@ -70,21 +72,24 @@ def load_checkpoint(path: Path) -> tuple[DrugResponseModel, dict]:
         raise UserError(f"{path} is not a drugresponse checkpoint of format version {FORMAT_VERSION} "
                         f"(found {info.get('format')!r} version {info.get('format_version')!r}); retrain it "
                         f"with this version's `drugresponse train`.")
-    config = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in info["config"].items()})
+    config = ModelConfig.from_dict(info["config"])
     try:
         state = torch.load(weights_path, weights_only=True)
     except Exception as exc:
         raise UserError(f"cannot read {weights_path}: {exc}. The checkpoint is damaged; retrain it.") from exc
-    genes = {m: np.asarray(info["selected_genes"][m], dtype=np.int64) for m in MODALITIES}
+    genes = {m: np.asarray(info["selected_genes"][m], dtype=np.int64) for m in OMICS}
     n_features = sum(len(g) for g in genes.values())
-    n_drugs = len(info["drugs"])
-    scaling = FittedScaling(genes, {m: np.zeros(len(genes[m]), np.float32) for m in MODALITIES},
-                            {m: np.ones(len(genes[m]), np.float32) for m in MODALITIES})
+    n_drugs, n_genes, n_events = len(info["drugs"]), len(info["genes"]), len(info["driver_events"])
+    scaling = FittedScaling(genes, {m: np.zeros(len(genes[m]), np.float32) for m in OMICS},
+                            {m: np.ones(len(genes[m]), np.float32) for m in OMICS},
+                            ReferenceMoments(np.zeros(n_genes, np.float32), np.ones(n_genes, np.float32)))
     members = [MultiTaskNet(n_features, n_drugs, config.hidden, config.dropout, config.input_dropout)
                for _ in range(info["n_members"])]
     ridge = torch.nn.Linear(info["n_expression_features"], n_drugs) if info["has_ridge"] else None
+    drivers = DriverEffects(torch.zeros(n_events, dtype=torch.long), torch.zeros(n_events),
+                            torch.zeros(n_events, n_drugs)) if n_events else None
     model = DrugResponseModel(Preprocessor(scaling), members, torch.zeros(n_drugs), torch.ones(n_drugs), ridge,
-                              info["ridge_weight"], info["n_expression_features"])
+                              info["ridge_weight"], info["n_expression_features"], drivers)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

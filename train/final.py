@@ -27,8 +27,8 @@ def train_final(matrix: ResponseMatrix, out_dir: Path, preset: str = "full", see
     history = predictor.history_
     for k, (best, val) in enumerate(zip(history.best_epoch, history.val_loss)):
         print(f"  member {k}: best epoch {best}, validation loss {min(val):.4f}", file=sys.stderr)
-    print(f"  ridge blend weight {history.ridge_weight} (alpha {history.ridge_alpha}); trained in {seconds:.0f} s",
-          file=sys.stderr)
+    print(f"  ridge blend weight {history.ridge_weight} (alpha {history.ridge_alpha}); driver head: "
+          f"{history.driver_pairs} effects of {history.driver_events} events; trained in {seconds:.0f} s", file=sys.stderr)
     curves = {"unit": "masked MSE on drug-standardised ln IC50", "members": [
         {"member": k, "train_loss": t, "val_loss": v, "best_epoch": b}
         for k, (t, v, b) in enumerate(zip(history.train_loss, history.val_loss, history.best_epoch))]}
@@ -43,11 +43,13 @@ def train_final(matrix: ResponseMatrix, out_dir: Path, preset: str = "full", see
     except ImportError:  # matplotlib is optional at train time; the JSON curve is always written
         pass
     meta = {
-        "dataset": matrix.dataset, "drugs": matrix.drugs, "genes": matrix.genes, "data_sha256": matrix.data_sha256,
+        "dataset": matrix.dataset, "drugs": matrix.drugs, "genes": matrix.genes,
+        "driver_names": matrix.features["drivers"], "data_sha256": matrix.data_sha256,
         "seed": seed, "preset": preset, "n_cell_lines": len(matrix.cell_lines), "cell_lines": matrix.cell_lines,
         "excluded_cell_lines": excluded or [], "n_pairs": int(matrix.measured.sum()),
         "search": predictor.search_, "ridge_alpha": history.ridge_alpha,
         "best_epochs": history.best_epoch, "training_seconds": seconds,
+        "driver_head": {"events": history.driver_events, "event_drug_effects": history.driver_pairs},
         "torch_threads": torch.get_num_threads(),
     }
     return save_checkpoint(predictor.model_, predictor.chosen_, meta, out_dir, files)

@@ -1,4 +1,4 @@
-"""One dataset as arrays: cell lines x drugs responses and cell lines x genes profiles."""
+"""One dataset as arrays: cell lines x drugs responses and cell lines x features profiles."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from .bundle import MODALITIES, Bundle
 class ResponseMatrix:
     """``ln_ic50[i, j]`` is cell line i's natural-log IC50 (µM) for drug j; NaN where not measured.
 
-    ``profiles[modality][i]`` is cell line i's raw profile as the bundle stores it.
+    ``profiles[modality][i]`` is cell line i's raw profile as the bundle stores it (NaN = unknown);
+    ``features[modality]`` names its columns (genes for the omics, event names for drivers).
     """
 
     dataset: str
@@ -23,8 +24,12 @@ class ResponseMatrix:
     tissues: np.ndarray  # str per cell line
     ln_ic50: np.ndarray  # float32 [cell lines, drugs]
     profiles: dict[str, np.ndarray]
-    genes: list[str]
+    features: dict[str, list[str]]
     data_sha256: str
+
+    @property
+    def genes(self) -> list[str]:
+        return self.features["expression"]
 
     @property
     def measured(self) -> np.ndarray:
@@ -32,7 +37,7 @@ class ResponseMatrix:
 
     def subset_cell_lines(self, rows: np.ndarray) -> "ResponseMatrix":
         return ResponseMatrix(self.dataset, [self.cell_lines[i] for i in rows], self.drugs, self.tissues[rows],
-                              self.ln_ic50[rows], {m: p[rows] for m, p in self.profiles.items()}, self.genes,
+                              self.ln_ic50[rows], {m: p[rows] for m, p in self.profiles.items()}, self.features,
                               self.data_sha256)
 
 
@@ -55,4 +60,5 @@ def load_matrix(bundle: Bundle, dataset: str = "GDSC2", exclude_cell_lines: set[
     source_rows = cells_table["row"].to_numpy()
     profiles = {m: bundle.profiles[m][source_rows] for m in MODALITIES}
     return ResponseMatrix(dataset.upper(), cell_lines, drugs, cells_table["tissue"].to_numpy().astype(str),
-                          ln_ic50, profiles, bundle.genes, bundle.manifest["content_sha256"])
+                          ln_ic50, profiles, {m: bundle.feature_names(m) for m in MODALITIES},
+                          bundle.manifest["content_sha256"])

@@ -2,8 +2,9 @@
 
 ``DrugResponseModel`` is the whole prediction path — fitted preprocessing, an ensemble of MLPs
 predicting drug-standardised responses, an optional blend with a ridge layer on the same expression
-features, and the per-drug de-standardisation. The ONNX export is this function, rearranged into
-two matrix products by ``export/fused.py`` and checked against this module.
+features, the per-drug de-standardisation, and the driver-event head (``driver_head.py``), added in ln µM.
+The ONNX export is this function, rearranged into three matrix products by ``export/fused.py`` and
+checked against this module.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .driver_head import HeadConfig
 from .preprocessing import Preprocessor
 
 
@@ -33,9 +35,22 @@ class ModelConfig:
     patience: int = 12
     ensemble: int = 5  # members, each early-stopped on its own inner split of the training cell lines
     blend_ridge: bool = True  # learn a blend weight with a ridge layer on the inner validation cell lines
+    drivers: HeadConfig | None = HeadConfig()  # the driver-event head; None: expression model only
 
     def replace(self, **changes) -> "ModelConfig":
         return ModelConfig(**{**self.__dict__, **changes})
+
+    def to_dict(self) -> dict:
+        """JSON-ready: tuples as lists, the head's settings as a dict (or None)."""
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+        out["drivers"] = None if self.drivers is None else dict(self.drivers.__dict__)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values["drivers"] = None if values.get("drivers") is None else HeadConfig(**values["drivers"])
+        return cls(**values)
 
 
 class MultiTaskNet(nn.Module):
@@ -64,12 +79,30 @@ def round_weights_to_half(model: nn.Module) -> None:
                 module.bias.copy_(module.bias.half().float())
 
 
+class DriverEffects(nn.Module):
+    """The driver-event head as a module: kept events centred on their training frequency (unknown -> 0),
+    times per-drug effects in ln µM."""
+
+    def __init__(self, events: torch.Tensor, frequency: torch.Tensor, weights: torch.Tensor):
+        super().__init__()
+        self.register_buffer("events", events.long())
+        self.register_buffer("frequency", frequency.float())
+        self.register_buffer("weights", weights.float())  # [kept events, drugs], ln µM per carried event
+
+    def centred(self, drivers: torch.Tensor) -> torch.Tensor:
+        kept = torch.gather(drivers, 1, self.events.unsqueeze(0).expand(drivers.shape[0], -1))
+        return torch.where(torch.isnan(kept), self.frequency, kept) - self.frequency
+
+    def forward(self, drivers: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(self.centred(drivers), self.weights)
+
+
 class DrugResponseModel(nn.Module):
     """Raw profile -> ln IC50 [batch, drugs]. Everything fitted lives in buffers and parameters."""
 
     def __init__(self, preprocessor: Preprocessor, members: list[MultiTaskNet], drug_mean: torch.Tensor,
                  drug_sd: torch.Tensor, ridge: nn.Linear | None = None, ridge_weight: float = 0.0,
-                 n_expression_features: int = 0):
+                 n_expression_features: int = 0, drivers: DriverEffects | None = None):
         super().__init__()
         self.preprocessor = preprocessor
         self.members = nn.ModuleList(members)
@@ -78,6 +111,11 @@ class DrugResponseModel(nn.Module):
         self.ridge = ridge
         self.ridge_weight = float(ridge_weight)
         self.n_expression_features = n_expression_features
+        self.drivers = drivers if drivers is not None and len(drivers.events) else None
+
+    def reads(self) -> dict[str, bool]:
+        """Which of the four raw inputs change the output."""
+        return {**self.preprocessor.reads(), "drivers": self.drivers is not None}
 
     def standardised(self, features: torch.Tensor) -> torch.Tensor:
         z = torch.stack([m(features) for m in self.members]).mean(dim=0)
@@ -86,6 +124,13 @@ class DrugResponseModel(nn.Module):
             z = (1 - self.ridge_weight) * z + self.ridge_weight * ridge_z
         return z
 
-    def forward(self, expression: torch.Tensor, mutation: torch.Tensor, copy_number: torch.Tensor) -> torch.Tensor:
+    def expression_part(self, expression: torch.Tensor, mutation: torch.Tensor,
+                        copy_number: torch.Tensor) -> torch.Tensor:
+        """ln IC50 from the genomic profile without the driver head (the model "without drivers")."""
         features = self.preprocessor(expression, mutation, copy_number)
         return self.standardised(features) * self.drug_sd + self.drug_mean
+
+    def forward(self, expression: torch.Tensor, mutation: torch.Tensor, copy_number: torch.Tensor,
+                drivers: torch.Tensor) -> torch.Tensor:
+        out = self.expression_part(expression, mutation, copy_number)
+        return out + self.drivers(drivers) if self.drivers is not None else out

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .bundle import MODALITIES
+from .bundle import OMICS
 from .matrix import ResponseMatrix
 from .model import DrugResponseModel, ModelConfig
 from .preprocessing import FittedScaling, Preprocessor
@@ -34,17 +34,17 @@ class NeuralPredictor:
     def _select(self, matrix: ResponseMatrix, train_mask: np.ndarray, split: str, seed: int) -> ModelConfig:
         if len(self.candidates) <= 1:
             return self.candidates[0] if self.candidates else self.config
-        inner_train, inner_val = inner_split(train_mask, split, INNER_FRACTION, seed * 1000 + 999)
+        inner_train, inner_val = inner_split(train_mask, split, INNER_FRACTION, seed * 1000 + 999, matrix.tissues)
         self.search_ = []
         for config in self.candidates:
             rows = np.nonzero(inner_train.any(axis=1))[0]
-            scaling = FittedScaling.fit({m: matrix.profiles[m][rows] for m in MODALITIES},
+            scaling = FittedScaling.fit({m: matrix.profiles[m][rows] for m in OMICS},
                                         config.n_expression_genes, config.n_copy_number_genes, config.min_mutated)
             with torch.no_grad():
-                features = Preprocessor(scaling)(*(torch.from_numpy(matrix.profiles[m]) for m in MODALITIES))
+                features = Preprocessor(scaling)(*(torch.from_numpy(matrix.profiles[m]) for m in OMICS))
             z = torch.from_numpy(standardise_targets(matrix.ln_ic50, inner_train)[0])
             _, _, val_curve, best_epoch = train_member(features, z, inner_train, inner_val, config, seed)
-            self.search_.append({"config": config.__dict__, "val_loss": min(val_curve), "best_epoch": best_epoch})
+            self.search_.append({"config": config.to_dict(), "val_loss": min(val_curve), "best_epoch": best_epoch})
             print(f"  candidate val loss {min(val_curve):.4f} at epoch {best_epoch}: {config}", file=sys.stderr)
         best = int(np.argmin([s["val_loss"] for s in self.search_]))
         return self.candidates[best]
@@ -54,5 +54,6 @@ class NeuralPredictor:
         self.model_, self.history_ = fit_model(matrix, train_mask, self.chosen_, seed, split, self.show_progress)
         return self
 
-    def predict(self, matrix: ResponseMatrix, rows: np.ndarray) -> np.ndarray:
-        return predict(self.model_, matrix, rows)
+    def predict(self, matrix: ResponseMatrix, rows: np.ndarray, drivers: bool = True) -> np.ndarray:
+        """ln IC50; ``drivers=False`` leaves out the driver head (the ablation "without drivers")."""
+        return predict(self.model_, matrix, rows, drivers)

@@ -8,6 +8,7 @@ from a handful of exploratory runs (see README, "How the model was chosen").
 
 from __future__ import annotations
 
+from .driver_head import HeadConfig
 from .model import ModelConfig
 
 # Sized so the shipped ONNX file (5 members, float16 weights) stays under 10 MB.
@@ -21,7 +22,7 @@ ALL_OMICS = EXPRESSION_ONLY.replace(n_copy_number_genes=300, min_mutated=20)
 QUICK = ModelConfig(
     n_expression_genes=200, n_copy_number_genes=20, min_mutated=3, hidden=(32,), dropout=0.2,
     input_dropout=0.1, learning_rate=3e-3, weight_decay=1e-2, batch_size=8, max_epochs=15, patience=5,
-    ensemble=2, blend_ridge=True,
+    ensemble=2, blend_ridge=True, drivers=HeadConfig(min_carriers=3, max_p=0.05),
 )
 
 PRESETS = {"full": EXPRESSION_ONLY, "quick": QUICK}

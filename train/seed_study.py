@@ -97,8 +97,10 @@ def _scores(drugs: np.ndarray, measured: np.ndarray, predicted: np.ndarray) -> d
 
 
 def run(table: pl.DataFrame, held_out_cells: set[str], our_predictions: pl.DataFrame | None,
-        config: SeedStudyConfig = SeedStudyConfig()) -> tuple[list[dict], dict]:
-    """Every rung; returns the records and, for rungs a and d, what their plots need."""
+        config: SeedStudyConfig = SeedStudyConfig(),
+        held_out_label: str = "held-out cell lines (LCO fold 0)") -> tuple[list[dict], dict]:
+    """Every rung; returns the records and, for rungs a and d, what their plots need. ``our_predictions`` (rung e)
+    must be the out-of-fold predictions of the lines in ``held_out_cells``, labelled ``held_out_label``."""
     rng = np.random.default_rng(config.seed)
     y = table[TARGET].to_numpy()
     random_train = rng.random(table.height) >= config.test_fraction
@@ -109,7 +111,7 @@ def run(table: pl.DataFrame, held_out_cells: set[str], our_predictions: pl.DataF
          all_columns, random_train),
         ("b", "without Z_SCORE", "random pairs", [c for c in all_columns if c != "Z_SCORE"], random_train),
         ("c", "without Z_SCORE and AUC", "random pairs", [c for c in all_columns if c not in LEAKY], random_train),
-        ("d", "as (c), whole cell lines held out", "held-out cell lines (LCO fold 0)",
+        ("d", "as (c), whole cell lines held out", held_out_label,
          [c for c in all_columns if c not in LEAKY], cell_train),
     ]
     records, curves = [], {}
@@ -127,7 +129,7 @@ def run(table: pl.DataFrame, held_out_cells: set[str], our_predictions: pl.DataF
                              ("ridge_per_drug", "per-drug ridge on expression (baseline)")):
             part = our_predictions.filter((pl.col("model") == model) & (pl.col("fold") == 0))
             if part.height:
-                records.append({"rung": "e", "description": label, "split": "held-out cell lines (LCO fold 0)",
+                records.append({"rung": "e", "description": label, "split": held_out_label,
                                 "features": ["genomic profile"],
                                 **_scores(part["drug"].to_numpy(), part["measured"].to_numpy(),
                                           part["predicted"].to_numpy())})

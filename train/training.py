@@ -1,8 +1,9 @@
 """Fit a DrugResponseModel on the training pairs of a response matrix.
 
-Each ensemble member holds out its own random 15% of the training cell lines (or pairs, for LPO)
-as an inner validation set for early stopping; the ridge blend weight is chosen on member 0's inner
-validation set. Nothing here ever sees a test fold.
+Each ensemble member is early-stopped on one part of an inner partition of the training cell lines (pairs
+for LPO, tissue groups for LTO). Every training pair thus has an out-of-sample prediction from one member;
+with the ridge's leave-one-out predictions, these choose the ridge penalty and blend weight, and their
+residuals are what the driver head is fitted on. Nothing here ever sees a test fold.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .bundle import MODALITIES
+from .bundle import MODALITIES, OMICS
+from .driver_head import DriverHead
 from .matrix import ResponseMatrix
-from .model import DrugResponseModel, ModelConfig, MultiTaskNet, round_weights_to_half
+from .model import DriverEffects, DrugResponseModel, ModelConfig, MultiTaskNet, round_weights_to_half
 from .preprocessing import FittedScaling, Preprocessor
 from .ridge import fit_ridge_per_drug
-from .splits import inner_split
+from .splits import inner_partition
 
 INNER_FRACTION = 0.15
 RIDGE_ALPHAS = (1e2, 3e2, 1e3, 3e3, 1e4, 3e4)
@@ -35,6 +37,8 @@ class FitHistory:
     best_epoch: list[int] = field(default_factory=list)
     ridge_alpha: float | None = None
     ridge_weight: float = 0.0
+    driver_events: int = 0  # events the driver head kept for at least one drug
+    driver_pairs: int = 0  # (event, drug) effects it fitted
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -62,8 +66,11 @@ def _set_seed(seed: int) -> None:
 
 
 def train_member(features: torch.Tensor, z: torch.Tensor, train_mask: np.ndarray, val_mask: np.ndarray,
-                 config: ModelConfig, seed: int, progress: tqdm | None = None):
-    """Train one MLP with early stopping on ``val_mask``; return (net, train curve, val curve, best epoch)."""
+                 config: ModelConfig, seed: int, progress: tqdm | None = None, should_stop=None):
+    """Train one MLP with early stopping on ``val_mask``; return (net, train curve, val curve, best epoch).
+
+    ``should_stop(epoch, val_loss)``, if given, is asked after every epoch (a tuner's pruner); True stops early.
+    """
     _set_seed(seed)
     net = MultiTaskNet(features.shape[1], z.shape[1], config.hidden, config.dropout, config.input_dropout)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -94,6 +101,8 @@ def train_member(features: torch.Tensor, z: torch.Tensor, train_mask: np.ndarray
             progress.set_postfix(epoch=epoch + 1, train=f"{train_curve[-1]:.3f}", val=f"{val_loss:.3f}")
         if val_loss < best[0] - 1e-5:
             best = (val_loss, epoch, {k: v.clone() for k, v in net.state_dict().items()})
+        if should_stop is not None and should_stop(epoch, val_loss):
+            break
         elif epoch - best[1] >= config.patience:
             break
     net.load_state_dict(best[2])
@@ -111,62 +120,83 @@ def _ridge_layer(weights: np.ndarray, intercepts: np.ndarray) -> torch.nn.Linear
 
 def fit_model(matrix: ResponseMatrix, train_mask: np.ndarray, config: ModelConfig, seed: int = 0,
               split: str = "lco", show_progress: bool = True) -> tuple[DrugResponseModel, FitHistory]:
-    """Fit preprocessing, drug standardisation, the ensemble and the ridge blend on ``train_mask``."""
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    """Fit preprocessing, drug standardisation, the ensemble, the ridge blend and the driver head on ``train_mask``.
+
+    The members are early-stopped on the parts of an inner partition of the training data (held out the way the
+    outer split holds out), so every training pair has an out-of-sample prediction from the member that did not
+    train on it; with the ridge's leave-one-out predictions these choose the blend and feed the driver head.
+    """
     train_rows = np.nonzero(train_mask.any(axis=1))[0]
-    scaling = FittedScaling.fit({m: matrix.profiles[m][train_rows] for m in MODALITIES},
+    scaling = FittedScaling.fit({m: matrix.profiles[m][train_rows] for m in OMICS},
                                 config.n_expression_genes, config.n_copy_number_genes, config.min_mutated)
     preprocessor = Preprocessor(scaling)
     with torch.no_grad():
-        features = preprocessor(*(torch.from_numpy(matrix.profiles[m]) for m in MODALITIES))
+        features = preprocessor(*(torch.from_numpy(matrix.profiles[m]) for m in OMICS))
     z_np, drug_mean, drug_sd = standardise_targets(matrix.ln_ic50, train_mask)
     z = torch.from_numpy(z_np)
 
     history = FitHistory()
-    members, member0_split = [], None
+    members = []
+    out_of_sample = np.full(z_np.shape, np.nan, dtype=np.float32)  # each training pair, by the member not fitted on it
+    parts = inner_partition(train_mask, split, max(config.ensemble, 2), seed * 1000, matrix.tissues)
     progress = tqdm(range(config.ensemble), desc="training ensemble", unit="member", file=sys.stderr,
                     disable=not show_progress)
     for k in progress:
-        inner_train, inner_val = inner_split(train_mask, split, INNER_FRACTION, seed * 1000 + k)
-        net, train_curve, val_curve, best_epoch = train_member(features, z, inner_train, inner_val, config,
-                                                               seed * 1000 + k, progress)
+        inner_val = parts[k]
+        net, train_curve, val_curve, best_epoch = train_member(features, z, train_mask & ~inner_val, inner_val,
+                                                               config, seed * 1000 + k, progress)
         members.append(net)
         history.train_loss.append(train_curve)
         history.val_loss.append(val_curve)
         history.best_epoch.append(best_epoch)
-        if k == 0:
-            member0_split = (inner_train, inner_val)
+        rows = np.nonzero(inner_val.any(axis=1))[0]
+        with torch.no_grad():
+            out_of_sample[rows] = np.where(inner_val[rows], net(features[rows]).numpy(), out_of_sample[rows])
     progress.close()
 
     ridge, n_expr = None, len(scaling.genes["expression"])
-    if config.blend_ridge:
-        inner_train, inner_val = member0_split
-        x = features[:, :n_expr].numpy()
-        weights, intercepts = fit_ridge_per_drug(x, z_np, inner_train, RIDGE_ALPHAS)
-        val_rows = np.nonzero(inner_val.any(axis=1))[0]
-        vm = inner_val[val_rows]
-        with torch.no_grad():
-            net_val = members[0](features[val_rows]).numpy()
-        target = z_np[val_rows]
-        best = (float("inf"), None, 0.0)
-        for a, alpha in enumerate(RIDGE_ALPHAS):
-            ridge_val = x[val_rows] @ weights[a] + intercepts[a]
-            for w in BLEND_WEIGHTS:
-                err = float(np.mean((((1 - w) * net_val + w * ridge_val) - target)[vm] ** 2))
-                if err < best[0]:
-                    best = (err, alpha, float(w))
-        history.ridge_alpha, history.ridge_weight = best[1], best[2]
-        if history.ridge_weight > 0:
-            weights, intercepts = fit_ridge_per_drug(x, z_np, train_mask, (history.ridge_alpha,))
-            ridge = _ridge_layer(weights[0], intercepts[0])
+    x = features[:, :n_expr].numpy()
+    fit = fit_ridge_per_drug(x[train_rows], z_np[train_rows], train_mask[train_rows], RIDGE_ALPHAS, loo=True)
+    ridge_loo = z_np[train_rows] - fit.loo_residuals  # [alphas, rows, drugs] out-of-sample ridge predictions
+    a, history.ridge_weight = _choose_blend(out_of_sample[train_rows], ridge_loo, z_np[train_rows],
+                                            train_mask[train_rows], config.blend_ridge)
+    history.ridge_alpha = RIDGE_ALPHAS[a]
+    if history.ridge_weight > 0:
+        ridge = _ridge_layer(fit.weights[a], fit.intercepts[a])
+    head = None
+    if config.drivers is not None:
+        w = history.ridge_weight
+        blended = (1 - w) * out_of_sample[train_rows] + w * ridge_loo[a]
+        residuals = np.where(train_mask[train_rows], z_np[train_rows] - blended, np.nan)
+        head = DriverHead(config.drivers).fit(matrix.profiles["drivers"][train_rows], residuals)
+        history.driver_events = len(head.events_)
+        history.driver_pairs = int((head.weights_ != 0).sum())
+    drivers = None if head is None else DriverEffects(
+        torch.from_numpy(head.events_), torch.from_numpy(head.frequency_),
+        torch.from_numpy(head.weights_ * drug_sd[None, :]))  # fitted on drug-standardised residuals: to ln µM
     model = DrugResponseModel(preprocessor, members, torch.from_numpy(drug_mean.astype(np.float32)),
-                              torch.from_numpy(drug_sd.astype(np.float32)), ridge, history.ridge_weight, n_expr)
+                              torch.from_numpy(drug_sd.astype(np.float32)), ridge, history.ridge_weight, n_expr,
+                              drivers)
     round_weights_to_half(model)  # the shipped ONNX file stores float16 weights: evaluate exactly those
     model.eval()
     return model, history
 
 
-def predict(model: DrugResponseModel, matrix: ResponseMatrix, rows: np.ndarray) -> np.ndarray:
-    """ln IC50 [len(rows), drugs] through the full model, raw profiles in."""
+def _choose_blend(network: np.ndarray, ridge: np.ndarray, target: np.ndarray, mask: np.ndarray,
+                  blend: bool) -> tuple[int, float]:
+    """(penalty index, blend weight) minimising the out-of-sample error of (1 - w) network + w ridge over the
+    training pairs; without a blend, the penalty the ridge alone prefers and weight 0."""
+    best = (float("inf"), 0, 0.0)
+    for a in range(ridge.shape[0]):
+        for w in BLEND_WEIGHTS if blend else (1.0,):
+            err = float(np.mean((((1 - w) * network + w * ridge[a]) - target)[mask] ** 2))
+            if err < best[0]:
+                best = (err, a, float(w))
+    return best[1], best[2] if blend else 0.0
+
+
+def predict(model: DrugResponseModel, matrix: ResponseMatrix, rows: np.ndarray, drivers: bool = True) -> np.ndarray:
+    """ln IC50 [len(rows), drugs] through the full model (or without its driver head), raw profiles in."""
     with torch.no_grad():
-        return model(*(torch.from_numpy(matrix.profiles[m][rows]) for m in MODALITIES)).numpy()
+        inputs = [torch.from_numpy(matrix.profiles[m][rows]) for m in MODALITIES]
+        return (model(*inputs) if drivers else model.expression_part(*inputs[:3])).numpy()
