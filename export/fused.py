@@ -7,7 +7,8 @@ and the ridge layer — becomes ONE matrix product, and every member's output la
 product over the stacked hidden units, so a prediction is two matrix products whatever the ensemble
 size. Weights are only concatenated (never rescaled), so float16-stored weights stay exact; the
 ensemble mean, ridge blend and per-drug de-standardisation are folded into per-drug scale and offset
-vectors. The export's parity check compares this module with the training module.
+vectors. The driver head stays a third, small product (kept events x drugs, in ln µM), added last. The
+export's parity check compares this module with the training module.
 """
 
 from __future__ import annotations
@@ -72,8 +73,10 @@ class FusedModel(nn.Module):
         self.register_buffer("offset", offset.reshape(1, -1))
         # Layers between the first and the last stay per member (none in the shipped presets).
         self.middle = nn.ModuleList(nn.ModuleList(linears[1:-1]) for linears in members)
+        self.drivers = model.drivers
 
-    def forward(self, expression: torch.Tensor, mutation: torch.Tensor, copy_number: torch.Tensor) -> torch.Tensor:
+    def forward(self, expression: torch.Tensor, mutation: torch.Tensor, copy_number: torch.Tensor,
+                drivers: torch.Tensor) -> torch.Tensor:
         if self.fold_scaling:
             features = self.preprocessor.imputed(expression, mutation, copy_number)
         else:
@@ -95,4 +98,6 @@ class FusedModel(nn.Module):
         if self.uses_ridge:
             ridge = first[:, self.hidden_width:]
             out = out + (ridge if self.fold_scaling else ridge * self.ridge_scale)
+        if self.drivers is not None:
+            out = out + self.drivers(drivers)
         return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SPLIT_NAMES = {"lco": "LCO (unseen cell lines)", "lpo": "LPO (unseen pairs)", "lto": "LTO (unseen tissues)"}
+SPLIT_NAMES = {"lco": "LCO (unseen cell lines)", "lpo": "LPO (unseen pairs)", "lto": "LTO (unseen organ or lineage systems)"}
 
 
 def _fmt(value) -> str:
@@ -30,17 +30,38 @@ def _variants(sidecar: dict, int8: dict | None, int8_accuracy: dict | None) -> l
     return lines + [""]
 
 
-def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accuracy: dict | None = None) -> str:
+def reads_text(sidecar: dict) -> str:
+    """Exactly which inputs the shipped model reads (an input not read is accepted and ignored)."""
+    read = sidecar["features_read"]
+    parts = [f"{m.replace('_', ' ')} of {len(read[m]):,} genes" for m in ("expression", "mutation", "copy_number")
+             if sidecar["reads"][m]]
+    if sidecar["reads"]["drivers"]:
+        parts.append(f"{len(read['drivers'])} GDSC driver events (mutations, fusions, copy-number regions, MSI)")
+    ignored = [m.replace("_", " ") for m, r in sidecar["reads"].items() if not r]
+    return ("It reads " + "; ".join(parts) + "." +
+            (f" It accepts, and ignores, {' and '.join(ignored)}: the inner-split choice left them out." if ignored
+             else ""))
+
+
+def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accuracy: dict | None = None,
+               explain: dict | None = None) -> str:
     training = sidecar["training"]
+    head = training.get("driver_head", {})
     lines = [
         "# Model card: drugresponse GDSC2 multi-task network",
         "",
         "## What it is",
-        f"A multi-task neural network (an ensemble of {len(training['best_epochs'])} MLPs blended with a per-drug ridge "
-        f"layer, blend weight {training['ridge_weight']}) that maps one cell line's raw genomic profile (expression, "
-        f"mutation, copy number over {len(sidecar['genes']):,} genes) to the natural log of IC50 in µM for "
-        f"{len(sidecar['drugs'])} drugs of {training['dataset']}, in one ONNX file with every fitted preprocessing "
-        "step inside the graph.",
+        f"A multi-task model that maps one cell line's raw genomic profile to the natural log of IC50 in µM for "
+        f"{len(sidecar['drugs'])} drugs of {training['dataset']}: an ensemble of {len(training['best_epochs'])} MLPs on "
+        f"expression, blended with a per-drug ridge layer (blend weight {training['ridge_weight']}), plus a driver-event "
+        f"head ({head.get('event_drug_effects', 0)} per-drug effects of {head.get('events', 0)} events, each an event "
+        "associated with the drug's response beyond what expression predicts, in training lines). One ONNX file holds "
+        "every fitted step. " + reads_text(sidecar),
+        "",
+        "Expression is normalised per sample against where its measured genes sit in a typical training line "
+        "(reference-matched mean and spread), so a profile's normalisation does not depend on which genes a platform "
+        "happens to cover; a missing gene is imputed with its training mean, and an unknown driver event with its "
+        "training frequency (it contributes nothing: unknown is never read as absent).",
         "",
         "## Intended use and limits",
         "- Research only: a tool for exploring cancer cell-line drug response. **Not a clinical tool**: it was "
@@ -68,12 +89,24 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
                   "| model | RMSE | R² | Pearson | per-drug Pearson | per-drug Spearman |",
                   "|---|---|---|---|---|---|"]
         for name, r in summary[split].items():
-            lines.append(f"| {name}{' (baseline)' if r['baseline'] else ''} | {_fmt(r['rmse'])} | {_fmt(r['r2'])} | "
+            lines.append(f"| {name}{' (baseline)' if r['baseline'] else ' (ablation)' if r.get('ablation') else ''} | {_fmt(r['rmse'])} | {_fmt(r['r2'])} | "
                          f"{_fmt(r['pearson'])} | {_fmt(r['per_drug_pearson'])} | {_fmt(r['per_drug_spearman'])} |")
         lines.append("")
+    lines += ["Pooled R² and Pearson mostly measure how different the drugs are from each other (predicting each "
+              "drug's mean alone reaches LCO R² 0.71); per-drug Pearson says whether the model ranks cell lines for a "
+              "drug, and is the figure to read.", ""]
     if "conformal_coverage" in summary:
-        lines += [f"80% split-conformal intervals (per drug, from LCO out-of-fold residuals) covered "
-                  f"{summary['conformal_coverage']:.1%} of held-out pairs of the other half of the cell lines.", ""]
+        lines += [f"80% split-conformal intervals (per drug, from LCO out-of-fold residuals, finite-sample quantile) "
+                  f"covered {summary['conformal_coverage']:.1%} of held-out pairs (calibrated on one half of the cell "
+                  "lines, tested on the other, both ways); the app shows coverage per drug and per tissue.", ""]
+    if explain:
+        method = explain["explanation"]
+        lines += ["## Explanations", "",
+                  f"`model_explain.onnx` gives each feature's signed contribution to one drug's prediction. Method: "
+                  f"{method['method']}. Baseline: {method['baseline']}. Contributions sum to prediction minus baseline "
+                  f"prediction (largest gap over the bundle's lines at export: "
+                  f"{explain['parity']['completeness_max_gap']:.1e} ln µM; tolerance "
+                  f"{method['completeness_tolerance']}). They describe what the model does, not proven biology.", ""]
     lines += _variants(sidecar, int8, int8_accuracy)
     lines += [
         "## Reproduce",
@@ -91,9 +124,9 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
 
 
 def write_model_card(sidecar_path: Path, summary: dict, out: Path, int8_sidecar: Path | None = None,
-                     int8_accuracy: Path | None = None) -> None:
+                     int8_accuracy: Path | None = None, explain_sidecar: Path | None = None) -> None:
     read = lambda path: json.loads(Path(path).read_text()) if path and Path(path).is_file() else None  # noqa: E731
-    text = model_card(read(sidecar_path), summary, read(int8_sidecar), read(int8_accuracy))
+    text = model_card(read(sidecar_path), summary, read(int8_sidecar), read(int8_accuracy), read(explain_sidecar))
     tmp = out.with_name("." + out.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(out)

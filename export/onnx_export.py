@@ -21,11 +21,12 @@ import onnxruntime as ort
 import torch
 
 from drugresponse.errors import UserError
-from drugresponse.train.bundle import MODALITIES
+from drugresponse.train.bundle import MODALITIES, OMICS
 from drugresponse.train.checkpoint import load_checkpoint
 
+from .explain import COMPLETENESS_TOLERANCE, ExplainModel, checkpoint_feature_names
 from .fused import FusedModel
-from .graph import ExportSpec, export_graph
+from .graph import EXPLAIN_SPEC, ExportSpec, export_graph
 from .quantize import INT8_TOLERANCE, write_int8_graph
 
 UNITS = "natural log of IC50 in micromolar"
@@ -53,19 +54,32 @@ def parity(model, session: ort.InferenceSession, profiles: dict[str, np.ndarray]
             "rms_diff": float(np.sqrt(np.mean(full.astype(np.float64) ** 2)))}
 
 
+INPUT_DESCRIPTIONS = {
+    "expression": "float32 [batch, genes]: expression on any per-sample log scale (normalised inside), NaN = missing",
+    "mutation": "float32 [batch, genes]: 0/1, NaN = missing",
+    "copy_number": "float32 [batch, genes]: -1 loss / 0 neutral / 1 gain, NaN = missing",
+    "drivers": "float32 [batch, drivers]: GDSC cancer functional events, 0/1, NaN = unknown (never read as absent)",
+}
+
+
 def _metadata(info: dict, metrics: dict | None) -> dict[str, str]:
     training = {k: info[k] for k in ("dataset", "n_cell_lines", "n_pairs", "seed", "preset", "config",
                                      "excluded_cell_lines", "ridge_weight", "ridge_alpha", "best_epochs", "created_at")}
-    training.update({k: info[k] for k in ("training_seconds", "torch_threads") if k in info})
+    training.update({k: info[k] for k in ("training_seconds", "torch_threads", "driver_head") if k in info})
     return {
         "genes": json.dumps(info["genes"]),
+        "drivers": json.dumps(info["driver_names"]),
+        "reads": json.dumps(info["reads"]),
+        "trained_on": json.dumps(info["cell_lines"]),
+        "features_read": json.dumps({**{m: [info["genes"][i] for i in info["selected_genes"][m]] for m in OMICS},
+                                     "drivers": [info["driver_names"][i] for i in info["driver_events"]]}),
         "drugs": json.dumps(info["drugs"]),
         "model_version": json.dumps(f"drugresponse-{info['package_version']}+{info['created_at']}"),
         "data_sha256": json.dumps(info["data_sha256"]),
         "training": json.dumps(training),
         "metrics": json.dumps(metrics or {}),
         "units": json.dumps(UNITS),
-        "inputs": json.dumps({m: "float32 [batch, genes], raw bundle scale, NaN = missing" for m in MODALITIES}),
+        "inputs": json.dumps(INPUT_DESCRIPTIONS),
     }
 
 
@@ -74,35 +88,94 @@ def int8_path(out: Path) -> Path:
     return Path(out).with_name(Path(out).stem + "_int8.onnx")
 
 
+def explain_path(out: Path) -> Path:
+    """Where the explanation graph of ``out`` is written: ``model.onnx`` -> ``model_explain.onnx``."""
+    return Path(out).with_name(Path(out).stem + "_explain.onnx")
+
+
+def _stamp(graph_path: Path, metadata: dict, doc: str) -> ort.InferenceSession:
+    """Write the metadata into the graph, run the full checker, and open it with onnxruntime."""
+    proto = onnx.load(str(graph_path))
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        proto.metadata_props.add(key=key, value=value)
+    proto.doc_string = doc
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, str(graph_path))
+    return ort.InferenceSession(str(graph_path), providers=["CPUExecutionProvider"])
+
+
+def _write_sidecar(graph_path: Path, metadata: dict, spec: ExportSpec, check: dict) -> None:
+    sidecar = {k: json.loads(v) for k, v in metadata.items()}
+    sidecar.update({"input_names": list(spec.input_names), "output_names": list(spec.output_names),
+                    "opset": spec.opset, "parity": check})
+    graph_path.with_suffix(".json").write_text(json.dumps(sidecar) + "\n")
+
+
 def _check_and_stage(model, info: dict, metadata: dict, graph_path: Path, profiles: dict, spec: ExportSpec,
                      precision: str, tolerance: float) -> dict:
     """Stamp metadata on the graph, run the checker and the parity check; write the sidecar beside it."""
-    proto = onnx.load(str(graph_path))
-    del proto.metadata_props[:]
     metadata = {**metadata, "precision": json.dumps(precision)}
-    for key, value in metadata.items():
-        proto.metadata_props.add(key=key, value=value)
-    proto.doc_string = f"drugresponse ({precision}): raw genomic profile -> {UNITS} for {len(info['drugs'])} drugs"
-    onnx.checker.check_model(proto, full_check=True)
-    onnx.save(proto, str(graph_path))
-    session = ort.InferenceSession(str(graph_path), providers=["CPUExecutionProvider"])
+    session = _stamp(graph_path, metadata,
+                     f"drugresponse ({precision}): raw genomic profile -> {UNITS} for {len(info['drugs'])} drugs")
     check = parity(model, session, profiles, spec)
     if not check["max_abs_diff"] <= tolerance:
         raise UserError(f"refusing to write the {precision} model: onnxruntime differs from PyTorch by "
                         f"{check['max_abs_diff']:.2e} ln µM (tolerance {tolerance:.0e}).")
-    sidecar = {k: json.loads(v) for k, v in metadata.items()}
-    sidecar.update({"input_names": list(spec.input_names), "output_name": spec.output_name, "opset": spec.opset,
-                    "parity": {**check, "tolerance": tolerance}})
-    graph_path.with_suffix(".json").write_text(json.dumps(sidecar) + "\n")
+    _write_sidecar(graph_path, metadata, spec, {**check, "tolerance": tolerance})
+    return check
+
+
+def explain_parity(model, explainer: ExplainModel, session: ort.InferenceSession, profiles: dict) -> dict:
+    """onnxruntime vs the torch explanation module; predictions vs the model; completeness of the sums."""
+    n, n_drugs = len(profiles["expression"]), model.drug_mean.shape[0]
+    rows = np.arange(n) % n
+    drugs = np.arange(n) % n_drugs  # every line with a different drug, cycling through all drugs
+    feed = {m: np.ascontiguousarray(profiles[m][rows], dtype=np.float32) for m in MODALITIES}
+    feed["drug"] = drugs.astype(np.int64)
+    contributions, prediction, baseline, _ = session.run(None, feed)
+    with torch.no_grad():
+        expected = explainer(*(torch.from_numpy(feed[m]) for m in MODALITIES), torch.from_numpy(feed["drug"]))[:3]
+        full = _torch_predict(model, feed)[np.arange(n), drugs]
+    gap = np.abs(contributions.sum(axis=1) - (prediction - baseline))
+    return {"cases": n, "max_abs_diff": float(max(np.abs(contributions - expected[0].numpy()).max(),
+                                                  np.abs(prediction - expected[1].numpy()).max())),
+            "prediction_vs_model": float(np.abs(prediction - full).max()),
+            "completeness_max_gap": float(gap.max()), "completeness_mean_gap": float(gap.mean())}
+
+
+def _explain_and_stage(model, info: dict, metadata: dict, graph_path: Path, profiles: dict) -> dict:
+    explainer = ExplainModel(FusedModel(model).eval()).eval()
+    example = {**profiles, "drug": np.arange(len(profiles["expression"])) % len(info["drugs"])}
+    export_graph(explainer, example, graph_path, EXPLAIN_SPEC)
+    names = checkpoint_feature_names(info)
+    metadata = {**metadata, "precision": json.dumps("float32 (float16-stored weights)"),
+                "contribution_features": json.dumps(names),
+                "explanation": json.dumps({
+                    "method": f"integrated gradients ({explainer.steps} midpoint steps) for the MLP "
+                              "ensemble; exact linear decomposition for the ridge layer and the driver head",
+                    "baseline": "the average training cell line: every standardised feature at its training mean, "
+                                "every driver event at its training frequency",
+                    "units": "ln µM contribution to the chosen drug's predicted ln IC50; negative = toward "
+                             "sensitive", "completeness_tolerance": COMPLETENESS_TOLERANCE})}
+    session = _stamp(graph_path, metadata, "drugresponse explanation: (raw profile, drug index) -> per-feature "
+                                           "contributions to ln IC50, prediction, baseline prediction")
+    check = explain_parity(model, explainer, session, profiles)
+    if not (check["max_abs_diff"] <= 1e-4 and check["prediction_vs_model"] <= 1e-4
+            and check["completeness_max_gap"] <= COMPLETENESS_TOLERANCE):
+        raise UserError(f"refusing to write the explanation graph: {check} (tolerances 1e-4 ln µM against "
+                        f"PyTorch, {COMPLETENESS_TOLERANCE} for completeness).")
+    _write_sidecar(graph_path, metadata, EXPLAIN_SPEC, check)
     return check
 
 
 def export_model(checkpoint: Path, out: Path, profiles: dict[str, np.ndarray], metrics: dict | None = None,
                  spec: ExportSpec = ExportSpec()) -> dict:
-    """Export, check and atomically write ``out`` and its int8 variant, each with a sidecar ``.json``.
+    """Export, check and atomically write ``out``, its int8 variant and its explanation graph, each with a
+    sidecar ``.json``.
 
     ``profiles`` are raw profiles (the bundle's cell lines) used for the parity checks. Nothing is
-    replaced unless both files pass.
+    replaced unless every file passes.
     """
     model, info = load_checkpoint(checkpoint)
     out = Path(out)
@@ -114,12 +187,13 @@ def export_model(checkpoint: Path, out: Path, profiles: dict[str, np.ndarray], m
         raise UserError(f"cannot write to {out.parent}: {exc.strerror}. Choose another --out.") from exc
     if len(profiles["expression"]) < 2:
         raise UserError("the parity check needs at least 2 cell-line profiles.")
-    if profiles["expression"].shape[1] != len(info["genes"]):
-        raise UserError(f"the profiles have {profiles['expression'].shape[1]} genes but the checkpoint was trained "
-                        f"on {len(info['genes'])}: they come from another bundle.")
+    if profiles["expression"].shape[1] != len(info["genes"]) or profiles["drivers"].shape[1] != len(info["driver_names"]):
+        raise UserError(f"the profiles have {profiles['expression'].shape[1]} genes and {profiles['drivers'].shape[1]} "
+                        f"driver events but the checkpoint was trained on {len(info['genes'])} and "
+                        f"{len(info['driver_names'])}: they come from another bundle.")
     metadata = _metadata(info, metrics)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-tmp-") as tmp:
-        staged = {out: Path(tmp) / out.name, int8_path(out): Path(tmp) / int8_path(out).name}
+        staged = {path: Path(tmp) / path.name for path in (out, int8_path(out), explain_path(out))}
         # float16-stored weights halve the file; training already rounded them, so parity stays exact
         export_graph(FusedModel(model).eval(), profiles, staged[out], spec)
         check = _check_and_stage(model, info, metadata, staged[out], profiles, spec,
@@ -127,6 +201,7 @@ def export_model(checkpoint: Path, out: Path, profiles: dict[str, np.ndarray], m
         write_int8_graph(model, profiles, staged[int8_path(out)], spec)
         int8_check = _check_and_stage(model, info, metadata, staged[int8_path(out)], profiles, spec,
                                       "int8 weights (dynamic quantisation)", INT8_TOLERANCE)
+        explain_check = _explain_and_stage(model, info, metadata, staged[explain_path(out)], profiles)
         for final, path in staged.items():
             os.replace(path.with_suffix(".json"), final.with_suffix(".json"))
             os.replace(path, final)
@@ -137,4 +212,6 @@ def export_model(checkpoint: Path, out: Path, profiles: dict[str, np.ndarray], m
         "outputs": [(o.name, [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]) for o in graph.output],
         "parity": check, "drugs": len(info["drugs"]), "genes": len(info["genes"]),
         "int8": {"path": str(int8_path(out)), "bytes": int8_path(out).stat().st_size, "parity": int8_check},
+        "explain": {"path": str(explain_path(out)), "bytes": explain_path(out).stat().st_size,
+                    "parity": explain_check},
     }

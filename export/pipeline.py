@@ -9,8 +9,27 @@ from drugresponse.train.bundle import Bundle
 from drugresponse.train.checkpoint import load_checkpoint
 
 from .model_card import write_model_card
-from .onnx_export import export_model, int8_path
+from .onnx_export import explain_path, export_model, int8_path
 from .serving_assets import write_serving_assets
+
+
+def _check_results(results: Path, info: dict) -> None:
+    """Refuse to embed evaluation figures from another bundle, dataset or preset than the checkpoint's."""
+    import json
+
+    for split in ("lco", "lpo", "lto"):
+        path = results / f"{info['dataset']}_{split}.json"
+        if not path.is_file():
+            continue
+        for record in json.loads(path.read_text()):
+            found = {"data_sha256": record.get("data_sha256"), "preset": record.get("preset")}
+            wanted = {"data_sha256": info["data_sha256"], "preset": info["preset"]}
+            if found != wanted:
+                raise UserError(f"{path} ({record['model']}) was evaluated on bundle "
+                                f"{str(found['data_sha256'])[:12]}… with preset {found['preset']!r}, but the checkpoint "
+                                f"was trained on {wanted['data_sha256'][:12]}… with preset {wanted['preset']!r}: its "
+                                f"figures do not describe this model. Re-run `drugresponse evaluate --split {split}` "
+                                f"(with --preset {wanted['preset']}), or point --results elsewhere.")
 
 
 def export_all(bundle: Bundle, checkpoint: Path, out: Path, results: Path) -> dict:
@@ -20,6 +39,7 @@ def export_all(bundle: Bundle, checkpoint: Path, out: Path, results: Path) -> di
         raise UserError(f"the checkpoint was trained on bundle {info['data_sha256'][:12]}… but the bundle at "
                         f"{bundle.path} is {bundle.manifest['content_sha256'][:12]}…; retrain, or point --data-dir "
                         f"at the bundle it was trained on.")
+    _check_results(Path(results), info)
     assets = Path(out).parent
     summary = write_serving_assets(bundle, info["dataset"], info["drugs"], Path(results), Path(checkpoint), assets)
     metrics = {split: {"model": records.get("mlp_ensemble"),
@@ -28,5 +48,6 @@ def export_all(bundle: Bundle, checkpoint: Path, out: Path, results: Path) -> di
     metrics["conformal_coverage"] = summary.get("conformal_coverage")
     report = export_model(Path(checkpoint), Path(out), bundle.profiles, metrics)
     write_model_card(Path(out).with_suffix(".json"), summary, assets / "MODEL_CARD.md",
-                     int8_path(out).with_suffix(".json"), Path(results) / "int8_accuracy.json")
+                     int8_path(out).with_suffix(".json"), Path(results) / "int8_accuracy.json",
+                     explain_path(out).with_suffix(".json"))
     return report
