@@ -1,7 +1,7 @@
-"""The Gradio app: pick a tissue, a cell line and drugs; rank all drugs; upload a profile; see the evaluation.
+"""The Gradio app: pick a tissue, a cell line and drugs; see why; rank all drugs; upload a profile; the evaluation.
 
-``build_app`` takes its dependencies; every handler is a line that calls the service or a view.
-Named endpoints for programs: /predict, /rank_drugs, /predict_profile, /model_info.
+``build_app`` takes its dependencies; every handler is a line that calls the service, the explainer or a view.
+Named endpoints for programs: /predict, /explain, /rank_drugs, /predict_profile, /model_info.
 """
 
 from __future__ import annotations
@@ -17,15 +17,23 @@ import polars as pl
 
 from drugresponse.errors import UserError
 
-from . import views
+from . import figures, views
 from .catalog import Catalog
+from .explain import Explainer
 from .runtime import load_runtime
-from .service import PredictionService
-from .uploads import MAX_BYTES, __doc__ as UPLOAD_FORMAT
+from .service import HELD_OUT, PREDICTED, PredictionService
+from .uploads import MAX_BYTES
+from .uploads import __doc__ as UPLOAD_FORMAT
 
 ALL_TISSUES = "all tissues"
-DEFAULT_DRUGS = ("Cisplatin", "Docetaxel", "Erlotinib", "Lapatinib", "Nutlin-3a (-)", "Selumetinib")
+DEFAULT_DRUGS = ("Dabrafenib", "Lapatinib", "Nutlin-3a (-)", "Cisplatin", "Docetaxel", "Selumetinib")
 CONCURRENCY = 4
+READING = ("**How to read this.** ln IC50 is the natural log of the concentration (µM) that halves the cells' "
+           "growth: lower means more sensitive. For a GDSC cell line the first number is the *held-out* prediction, "
+           "made by a model that never saw that line (the honest one); the model you can download was trained on it "
+           "and its in-sample number, beside it, sits closer to the measured value than a new tumour's would. The "
+           "80% interval, the percentile and the call (sensitive < 20th percentile < intermediate < 80th < "
+           "resistant) are calibrated on held-out predictions of the GDSC lines.")
 
 
 def _friendly(fn):
@@ -49,6 +57,8 @@ def _csv_file(table: pl.DataFrame, stem: str) -> str:
 def _upload_path(upload) -> str:
     if upload is None:
         raise UserError("no file uploaded; choose a CSV of sample profiles.")
+    if isinstance(upload, dict):  # gr.api passes FileData as a dict
+        return upload["path"]
     return upload if isinstance(upload, str) else getattr(upload, "path", None) or upload.name
 
 
@@ -59,22 +69,47 @@ def _read_upload(path: str) -> bytes:
     return Path(path).read_bytes()
 
 
-def build_app(service: PredictionService, model_card: str = "") -> gr.Blocks:
+def build_app(service: PredictionService, explainer: Explainer, model_card: str = "") -> gr.Blocks:
     catalog = service.catalog
     first = catalog.names()[0]
     defaults = [d for d in DEFAULT_DRUGS if d in service.drugs] or service.drugs[:3]
-    oof_drugs = sorted(service.drugs)
+    reference = views.held_out_reference(service)
 
     def cell_lines_for(tissue):
         names = catalog.names(None if tissue in (None, ALL_TISSUES) else tissue)
         return gr.Dropdown(choices=names, value=names[0] if names else None)
 
+    # The API endpoints and the page's plots/CSVs need the same results: compute each once.
+    ranking = functools.lru_cache(maxsize=64)(service.rank_drugs)
+    upload_result = functools.lru_cache(maxsize=8)(lambda path: service.predict_profile(_read_upload(path)))
+    explain_upload = functools.lru_cache(maxsize=8)(lambda path: service.parse(_read_upload(path)))
+
     def predict(cell_line, drugs):
         return service.predict(cell_line, list(drugs or []))  # Gradio renders polars directly
 
-    # The API endpoint and the page's plot/CSV both need these results: compute each once.
-    ranking = functools.lru_cache(maxsize=64)(service.rank_drugs)
-    upload_result = functools.lru_cache(maxsize=8)(lambda path: service.predict_profile(_read_upload(path)))
+    def predict_plot(cell_line, drugs):
+        return figures.intervals(service.predict(cell_line, list(drugs or [])), HELD_OUT, reference, cell_line)
+
+    def why_choices(drugs):
+        chosen = list(drugs or []) or defaults
+        return gr.Dropdown(choices=chosen, value=chosen[0])
+
+    def why_gdsc(cell_line, drug):
+        table, summary = views.explain_cell_line(service, explainer, cell_line, drug)
+        return figures.contributions(table, f"Why: {drug} for {cell_line}"), explainer.caption(drug, summary), table
+
+    def explain(source: str, drug: str, upload: gr.FileData | None = None) -> dict:
+        """The 15 features that moved one drug's predicted ln IC50 most: for the GDSC cell line ``source`` or, with
+        a profiles file, for the sample named ``source`` in it. Returns {"headers": [...], "data": [[...], ...]}."""
+        try:
+            if upload is not None:
+                report = explain_upload(_upload_path(upload))
+                table = views.explain_sample(service, explainer, report, source, drug)[0]
+            else:
+                table = views.explain_cell_line(service, explainer, source, drug)[0]
+        except UserError as exc:
+            raise gr.Error(str(exc)) from None
+        return {"headers": table.columns, "data": [list(row) for row in table.rows()]}
 
     def rank_drugs(cell_line):
         return ranking(cell_line)
@@ -89,10 +124,22 @@ def build_app(service: PredictionService, model_card: str = "") -> gr.Blocks:
 
     def profile_extras(upload):
         table, report = upload_result(_upload_path(upload))
-        return report.summary(), _csv_file(table, "predictions_uploaded_samples")
+        return (report.summary(), _csv_file(table, "predictions_uploaded_samples"),
+                gr.Dropdown(choices=report.samples, value=report.samples[0]))
+
+    def why_upload(upload, sample, drug):
+        report = explain_upload(_upload_path(upload))
+        table, summary = views.explain_sample(service, explainer, report, sample, drug)
+        figure = figures.contributions(table, f"Why: {drug} for {sample}")
+        scored = upload_result(_upload_path(upload))[0].filter(pl.col("sample") == sample)
+        chosen = scored.filter(pl.col("drug") == drug)
+        return figure, explainer.caption(drug, summary), figures.intervals(chosen, PREDICTED, reference, sample)
+
+    def drug_view(drug):
+        return views.drug_features(catalog, drug), views.drug_summary(catalog, drug)
 
     def model_info() -> dict:
-        """Model version, units, training provenance, evaluation figures and the execution provider."""
+        """Model version, units, inputs read, training provenance, evaluation figures and the execution provider."""
         return service.model_info()
 
     histogram, residual_points = views.residuals(catalog)
@@ -100,42 +147,74 @@ def build_app(service: PredictionService, model_card: str = "") -> gr.Blocks:
         gr.Markdown(
             "# drugresponse\nPredicted drug sensitivity (natural log of IC50, µM; lower = more sensitive) of cancer "
             f"cell lines from their genomic profile, by a model trained on GDSC2 and evaluated on cell lines it never "
-            f"saw. **Research use only, not a clinical tool.** onnxruntime provider: `{service.runtime.provider}`; "
-            f"model weights: {service.runtime.metadata.get('precision', 'float32')}.")
+            f"saw. It reads {views.inputs_read(service)}. **Research use only, not a clinical tool.** onnxruntime "
+            f"provider: `{service.runtime.provider}`; model weights: "
+            f"{service.runtime.metadata.get('precision', 'float32')}.")
         with gr.Row():
             tissue = gr.Dropdown([ALL_TISSUES, *catalog.tissues], value=ALL_TISSUES, label="Tissue")
             cell_line = gr.Dropdown(catalog.names(), value=first, label="Cell line (type to search)", filterable=True)
         with gr.Tabs():
             with gr.Tab("Predict"):
-                drugs = gr.Dropdown(service.drugs, value=defaults, multiselect=True, label="Drugs")
+                drugs = gr.Dropdown(service.drugs, value=defaults, multiselect=True, label="Drugs",
+                                    info="ln IC50: natural log of the concentration (µM) that halves growth; lower = "
+                                         "more sensitive")
                 table = gr.Dataframe(label="Predictions", interactive=False)
-                gr.Markdown("Percentile: share of GDSC cell lines predicted more sensitive to that drug. Interval: "
-                            "split-conformal, from the drug's held-out (LCO) residuals; see the Model tab for its "
-                            "measured coverage. The GDSC cell lines listed here were in the model's training "
-                            "data, so their predictions sit closer to the measured values than a new sample's "
-                            "would: the Model tab shows accuracy on cell lines the model never saw.")
+                gr.Markdown(READING)
+                interval_plot = gr.Plot(label="Predictions with 80% intervals against the GDSC lines")
+                gr.Markdown("### Why this prediction\nThe features that moved this drug's prediction most, relative "
+                            "to the average GDSC cell line. Blue bars push toward sensitive, red toward resistant.")
+                why_drug = gr.Dropdown(defaults, value=defaults[0], label="Explain the prediction for",
+                                       info="Contributions by integrated gradients (network) and exact weights (linear "
+                                            "parts), against the average training cell line")
+                why_plot = gr.Plot(label="Largest contributions")
+                why_text = gr.Markdown()
+                why_table = gr.Dataframe(label="Contributions (top 15)", interactive=False)
             with gr.Tab("Rank drugs"):
                 rank_plot = gr.BarPlot(x="drug", y="z vs typical", sort="y", x_label_angle=-60, height=420,
                                        label="30 drugs this cell line is most sensitive to, relative to each drug's "
-                                             "typical GDSC response (z-score; negative = more sensitive)")
+                                             "typical GDSC response (held-out predictions; z-score, negative = more "
+                                             "sensitive)")
                 rank_csv = gr.File(label="Full ranking (CSV)")
                 rank_table = gr.Dataframe(label="All drugs, most to least sensitive", interactive=False)
             with gr.Tab("Your sample"):
                 gr.Markdown("Upload your own samples' profiles.\n\n" + UPLOAD_FORMAT.split("\n\n", 1)[1] +
-                            "\nExample files: `examples/profile_wide.csv`, `examples/profile_long.csv`.")
-                upload = gr.File(label="Profiles (CSV)", file_types=[".csv"])
+                            "\nExample files: `examples/profile_wide.csv`, `examples/profile_long.csv`, "
+                            "`examples/profile_panel.csv` (expression plus a driver panel).")
+                upload = gr.File(label="Profiles (CSV)", file_types=[".csv"], elem_id="profiles-upload")
                 run_upload = gr.Button("Predict for uploaded samples", variant="primary")
                 upload_report = gr.Markdown()
                 upload_csv = gr.File(label="Predictions (CSV)")
                 upload_table = gr.Dataframe(label="Predictions for every drug", interactive=False)
+                with gr.Row():
+                    sample_pick = gr.Dropdown([], label="Sample")
+                    sample_drug = gr.Dropdown(service.drugs, value=defaults[0], label="Drug")
+                sample_interval = gr.Plot(label="Prediction with its 80% interval against the GDSC lines")
+                sample_why = gr.Plot(label="Why: largest contributions")
+                sample_text = gr.Markdown()
+            with gr.Tab("Drug"):
+                gr.Markdown("What the model has learned about one drug: the features with the largest mean "
+                            "|contribution| over GDSC cell lines the models never saw (LCO folds), the drug's "
+                            "targets where the pinned data names them, and how well the events that GDSC's published "
+                            "analyses tie to it are recovered on held-out lines.")
+                drug_pick = gr.Dropdown(sorted(service.drugs), value=defaults[0], label="Drug")
+                drug_text = gr.Markdown(views.drug_summary(catalog, defaults[0]))
+                drug_table = gr.Dataframe(views.drug_features(catalog, defaults[0]), interactive=False,
+                                          label="Strongest features (held-out lines)")
+                drug_plot = gr.ScatterPlot(views.actual_vs_predicted(catalog, defaults[0]), x="predicted",
+                                           y="measured", label="This drug: actual vs predicted (held-out lines, LCO)")
             with gr.Tab("Model"):
                 gr.Markdown("### How the model was evaluated\nFive-fold cross-validation; every model and baseline "
-                            "on the same folds. LCO holds out whole cell lines: the case of a new tumour.")
+                            "on the same folds. LCO holds out whole cell lines: the case of a new tumour. Pooled R² "
+                            "and Pearson mostly measure how different drugs are from each other; per-drug Pearson "
+                            "says whether the model ranks cell lines for a drug.")
                 gr.Dataframe(views.metrics_table(catalog), label="Error metrics next to the baselines",
                              interactive=False)
-                coverage = service.conformal.get("empirical_coverage")
-                gr.Markdown(f"80% split-conformal intervals covered **{coverage:.1%}** of held-out pairs "
-                            "(cell lines not used to calibrate them)." if coverage is not None else "")
+                gr.Markdown(views.coverage_text(service.conformal))
+                with gr.Row():
+                    gr.Dataframe(views.coverage_by_tissue(service.conformal), interactive=False,
+                                 label="80% interval coverage per tissue (held-out pairs)")
+                    gr.Dataframe(views.coverage_by_drug(service.conformal), interactive=False,
+                                 label="80% interval coverage per drug (held-out pairs), lowest first")
                 with gr.Row():
                     gr.ScatterPlot(views.actual_vs_predicted(catalog), x="predicted", y="measured",
                                    label="Actual vs predicted, held-out cell lines (LCO, sample of 3,000 pairs)")
@@ -144,35 +223,41 @@ def build_app(service: PredictionService, model_card: str = "") -> gr.Blocks:
                     gr.ScatterPlot(residual_points, x="predicted", y="residual", label="Residuals vs predicted")
                     gr.LinePlot(views.loss_curves(catalog), x="epoch", y="loss", color="curve",
                                 label="Training and validation loss per epoch (final model)")
-                drug_pick = gr.Dropdown(oof_drugs, value=defaults[0], label="Drug")
-                drug_text = gr.Markdown(views.drug_pearson(catalog, defaults[0]))
-                drug_plot = gr.ScatterPlot(views.actual_vs_predicted(catalog, defaults[0]), x="predicted",
-                                           y="measured", label="This drug: actual vs predicted (LCO)")
                 gr.Markdown(model_card)
 
         tissue.change(cell_lines_for, tissue, cell_line, api_visibility="private")
         gr.on([app.load, cell_line.change, drugs.change], _friendly(predict), [cell_line, drugs], table,
               api_name="predict")
+        gr.on([app.load, cell_line.change, drugs.change], _friendly(predict_plot), [cell_line, drugs], interval_plot,
+              api_visibility="private")
+        drugs.change(why_choices, drugs, why_drug, api_visibility="private")
+        gr.on([app.load, cell_line.change, why_drug.change], _friendly(why_gdsc), [cell_line, why_drug],
+              [why_plot, why_text, why_table], api_visibility="private")
+        gr.api(explain, api_name="explain")
         gr.on([app.load, cell_line.change], _friendly(rank_drugs), cell_line, rank_table, api_name="rank_drugs")
         gr.on([app.load, cell_line.change], _friendly(rank_extras), cell_line, [rank_plot, rank_csv],
               api_visibility="private")
         run_upload.click(_friendly(predict_profile), upload, upload_table, api_name="predict_profile").then(
-            _friendly(profile_extras), upload, [upload_report, upload_csv], api_visibility="private")
-        drug_pick.change(lambda d: (views.drug_pearson(catalog, d), views.actual_vs_predicted(catalog, d)),
-                         drug_pick, [drug_text, drug_plot], api_visibility="private")
+            _friendly(profile_extras), upload, [upload_report, upload_csv, sample_pick], api_visibility="private")
+        gr.on([sample_pick.change, sample_drug.change], _friendly(why_upload), [upload, sample_pick, sample_drug],
+              [sample_why, sample_text, sample_interval], api_visibility="private")
+        drug_pick.change(_friendly(drug_view), drug_pick, [drug_table, drug_text], api_visibility="private").then(
+            lambda d: views.actual_vs_predicted(catalog, d), drug_pick, drug_plot, api_visibility="private")
         gr.api(model_info, api_name="model_info")
     app.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
     return app
 
 
 def create(assets: Path, model: Path | None = None, provider: str = "auto") -> gr.Blocks:
-    """Load the model and assets and build the app."""
+    """Load the model, its explanation graph and the assets, and build the app."""
+    assets = Path(assets)
     runtime = load_runtime(model or assets / "model.onnx", provider)
     service = PredictionService(runtime, Catalog.load(assets))
+    explainer = Explainer(assets / "model_explain.onnx", runtime, service.catalog.profiles)
     card = (assets / "MODEL_CARD.md").read_text() if (assets / "MODEL_CARD.md").is_file() else ""
-    print(f"model loaded: {len(service.drugs)} drugs, {len(runtime.genes):,} genes, "
-          f"onnxruntime provider {runtime.provider}", file=sys.stderr)
-    return build_app(service, card)
+    print(f"model loaded: {len(service.drugs)} drugs, {len(runtime.genes):,} genes, {len(runtime.driver_names)} driver "
+          f"events; onnxruntime provider {runtime.provider}", file=sys.stderr)
+    return build_app(service, explainer, card)
 
 
 def launch(app: gr.Blocks, host: str, port: int, **kwargs):

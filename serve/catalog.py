@@ -19,9 +19,23 @@ REQUIRED = ("cell_lines.parquet", "measured.parquet", *(f"profiles_{m}.parquet" 
 @dataclass
 class Catalog:
     cell_lines: pl.DataFrame  # cell_line, tissue, tissue_subtype, tcga_type, msi_status, ...
-    profiles: dict[str, np.ndarray]  # float32 [cell lines, genes], rows in cell_lines order
+    profiles: dict[str, np.ndarray]  # float32 [cell lines, features], rows in cell_lines order, NaN = unknown
     measured: pl.DataFrame  # cell_line, drug, ln_ic50, ...
     evaluation_dir: Path
+
+    def held_out(self, drugs: list[str]) -> np.ndarray:
+        """The LCO fold models' predictions [cell lines, drugs] for lines they never saw (NaN where a line was
+        never held out, e.g. a line outside the training screen)."""
+        table = self.evaluation("lco_heldout_all_drugs.parquet")
+        out = np.full((self.cell_lines.height, len(drugs)), np.nan, dtype=np.float32)
+        if table is None:
+            return out
+        rows = {c: i for i, c in enumerate(self.cell_lines["cell_line"])}
+        index = np.array([rows.get(c, -1) for c in table["cell_line"]])
+        known = index >= 0
+        values = table.select([d if d in table.columns else pl.lit(None, pl.Float32).alias(d) for d in drugs])
+        out[index[known]] = values.to_numpy()[known]
+        return out
 
     @classmethod
     def load(cls, assets: Path) -> "Catalog":
@@ -38,6 +52,15 @@ class Catalog:
                 raise UserError(f"profiles_{modality}.parquet and cell_lines.parquet disagree; re-run the export.")
             profiles[modality] = np.stack(table[modality].to_numpy()).astype(np.float32)
         return cls(cell_lines, profiles, pl.read_parquet(assets / "measured.parquet"), assets / "evaluation")
+
+    @property
+    def drug_targets(self) -> dict[str, str]:
+        """Targets the pinned GDSC files name (a handful of drugs); empty where unknown."""
+        path = self.evaluation_dir.parent / "drugs.parquet"
+        if not path.is_file():
+            return {}
+        table = pl.read_parquet(path).drop_nulls("target")
+        return dict(zip(table["drug"], table["target"]))
 
     @property
     def tissues(self) -> list[str]:

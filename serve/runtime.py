@@ -22,7 +22,8 @@ import onnxruntime as ort
 
 from drugresponse.errors import UserError
 
-MODALITIES = ("expression", "mutation", "copy_number")
+OMICS = ("expression", "mutation", "copy_number")  # one value per gene of the ``genes`` metadata
+MODALITIES = (*OMICS, "drivers")  # drivers: one value per event of the ``drivers`` metadata
 PROVIDERS = ("auto", "cpu", "cuda")
 
 
@@ -42,10 +43,33 @@ class ModelRuntime:
     def drugs(self) -> list[str]:
         return self.metadata["drugs"]
 
+    @property
+    def driver_names(self) -> list[str]:
+        return self.metadata["drivers"]
+
+    def features(self, modality: str) -> list[str]:
+        """Column names of one input: the genes for the omics, the event names for drivers."""
+        return self.driver_names if modality == "drivers" else self.genes
+
+    @property
+    def reads(self) -> dict[str, bool]:
+        """Which inputs change this model's output (an input the model does not read is still accepted)."""
+        return self.metadata["reads"]
+
+    @property
+    def features_read(self) -> dict[str, list[str]]:
+        """The features of each input that the model reads (its selected genes and kept events)."""
+        return self.metadata["features_read"]
+
+    def feed(self, profiles: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The session's inputs: every modality as float32, an absent one as all-unknown (NaN)."""
+        n = len(next(iter(profiles.values())))
+        return {m: np.ascontiguousarray(profiles[m], dtype=np.float32) if m in profiles
+                else np.full((n, len(self.features(m))), np.nan, dtype=np.float32) for m in MODALITIES}
+
     def predict(self, profiles: dict[str, np.ndarray]) -> np.ndarray:
-        """ln IC50 (µM) [samples, drugs] from raw profiles [samples, genes] (NaN = missing)."""
-        feed = {m: np.ascontiguousarray(profiles[m], dtype=np.float32) for m in MODALITIES}
-        return self.session.run(None, feed)[0]
+        """ln IC50 (µM) [samples, drugs] from raw profiles [samples, features] (NaN = missing)."""
+        return self.session.run(["ln_ic50"], self.feed(profiles))[0]
 
 
 def _providers(requested: str) -> list[str]:
@@ -60,6 +84,15 @@ def _providers(requested: str) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+def session_options(threads: int = 1) -> ort.SessionOptions:
+    """The options every session of the app and the CLI uses (see the module docstring)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return options
+
+
 def load_runtime(model_path: Path, provider: str = "auto", threads: int = 1) -> ModelRuntime:
     """Open the ONNX file with the chosen provider; refuse a file that is missing or not ours."""
     if provider not in PROVIDERS:
@@ -68,16 +101,12 @@ def load_runtime(model_path: Path, provider: str = "auto", threads: int = 1) -> 
     if not model_path.is_file():
         raise UserError(f"no model at {model_path}. The repository ships one in assets/; or export your own "
                         f"with `drugresponse export`.")
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
     try:
-        session = ort.InferenceSession(str(model_path), options, providers=_providers(provider))
+        session = ort.InferenceSession(str(model_path), session_options(threads), providers=_providers(provider))
     except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
         raise UserError(f"cannot load {model_path} with onnxruntime: {exc}") from exc
     custom = session.get_modelmeta().custom_metadata_map
-    missing = {"genes", "drugs", "units"} - set(custom)
+    missing = {"genes", "drivers", "reads", "features_read", "drugs", "units"} - set(custom)
     if missing:
         raise UserError(f"{model_path} lacks the metadata {sorted(missing)}: it was not written by `drugresponse export`.")
     metadata = {k: json.loads(v) for k, v in custom.items()}

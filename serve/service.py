@@ -1,4 +1,11 @@
-"""What the app does, as plain functions on a loaded model and catalog (no Gradio here)."""
+"""What the app does, as plain functions on a loaded model and catalog (no Gradio here).
+
+Honest numbers. The final model was trained on the GDSC cell lines the app lists, so its prediction for
+one of them is in-sample (closer to the measured value than a new tumour's would be). For a GDSC line
+the app therefore leads with the held-out prediction: the LCO fold model's, which never saw that line.
+Percentiles, sensitive/resistant calls and intervals are calibrated on held-out predictions too, so a
+new sample is ranked among predictions made the same way, not among in-sample ones.
+"""
 
 from __future__ import annotations
 
@@ -7,107 +14,115 @@ import polars as pl
 
 from drugresponse.errors import UserError
 
+from .calibration import Calibration
 from .catalog import Catalog
-from .runtime import ModelRuntime
-from .uploads import UploadReport, parse_profiles
+from .runtime import MODALITIES, ModelRuntime
+from .uploads import ProfileSchema, UploadReport, parse_profiles
 
-SENSITIVE, RESISTANT = 20.0, 80.0  # percentile cut-offs for the plain-words call
+HELD_OUT = "ln IC50, held out"
+IN_SAMPLE = "ln IC50, model trained on this line"
+PREDICTED = "predicted ln IC50"
 
 
 class PredictionService:
     """Predictions for GDSC cell lines and uploaded profiles, with context for reading them."""
 
     def __init__(self, runtime: ModelRuntime, catalog: Catalog):
-        if catalog.profiles["expression"].shape[1] != len(runtime.genes):
-            raise UserError("the assets' profiles do not match the model's genes; re-run `drugresponse export`.")
+        for m in MODALITIES:
+            if catalog.profiles[m].shape[1] != len(runtime.features(m)):
+                raise UserError(f"the assets' {m} profiles do not match the model's inputs; re-run `drugresponse "
+                                "export`.")
         self.runtime, self.catalog = runtime, catalog
         self.drugs = runtime.drugs
+        self.schema = ProfileSchema.of(runtime)
         self._drug_index = {d: j for j, d in enumerate(self.drugs)}
-        # Every GDSC cell line's prediction, once: the reference for percentiles and "typical" responses.
-        self.reference = runtime.predict(catalog.profiles)
-        self.reference_sorted = np.sort(self.reference, axis=0)
-        self.typical = np.median(self.reference, axis=0)
-        self.spread = self.reference.std(axis=0) + 1e-6
-        self.reference_percentile = self._percentile(self.reference)  # per request, a row lookup
-        conformal = catalog.evaluation("conformal.json") or {"drugs": {}}
-        self.conformal = conformal
-        self.interval = np.array([[conformal["drugs"].get(d, {}).get("lower", np.nan),
-                                   conformal["drugs"].get(d, {}).get("upper", np.nan)] for d in self.drugs])
+        # Every GDSC line's prediction by the shipped model, once (in-sample for the lines it was trained on).
+        self.final = runtime.predict(catalog.profiles)
+        trained = set(runtime.metadata.get("trained_on", []))
+        never_trained = ~np.isin(catalog.cell_lines["cell_line"].to_numpy(), list(trained))
+        held_out = catalog.held_out(self.drugs)
+        # a line the final model never saw (not in the training screen) is held out for it as well
+        self.held_out = np.where(np.isnan(held_out) & never_trained[:, None], self.final, held_out)
+        self.calibration = Calibration.load(catalog.evaluation_dir, self.drugs)
+        self.held_out_percentile = self.calibration.percentile(self.held_out)
         measured = catalog.measured
         self._measured = {(c, d): v for c, d, v in zip(measured["cell_line"], measured["drug"], measured["ln_ic50"])}
 
-    def _percentile(self, predictions: np.ndarray) -> np.ndarray:
-        """Share of GDSC cell lines predicted more sensitive (lower ln IC50), per drug, in %."""
-        n = self.reference_sorted.shape[0]
-        ranks = np.stack([np.searchsorted(self.reference_sorted[:, j], predictions[:, j])
-                          for j in range(len(self.drugs))], axis=1)
-        return 100.0 * ranks / n
+    @property
+    def conformal(self) -> dict:
+        return self.calibration.conformal
 
-    def _call(self, percentile: float) -> str:
-        return "sensitive" if percentile < SENSITIVE else "resistant" if percentile > RESISTANT else "intermediate"
-
-    def _drug_columns(self, drugs: list[str]) -> np.ndarray:
+    def drug_columns(self, drugs: list[str]) -> np.ndarray:
         unknown = [d for d in drugs if d not in self._drug_index]
         if unknown:
             raise UserError(f"unknown drug(s): {', '.join(map(repr, unknown))}; choose from the model's "
                             f"{len(self.drugs)} GDSC2 drugs.")
         return np.array([self._drug_index[d] for d in drugs], dtype=int)
 
-    def _table(self, sample: str, predictions: np.ndarray, columns: np.ndarray, with_measured: bool,
-               percentile: np.ndarray | None = None) -> pl.DataFrame:
+    def _columns(self, predictions: np.ndarray, percentile: np.ndarray, columns: np.ndarray, name: str) -> dict:
         predictions = predictions.astype(np.float64)  # float32 prints as 2.6649999618530273 in tables
-        if percentile is None:
-            percentile = self._percentile(predictions[None, :])[0]
-        rows = {
+        lower, upper = self.calibration.interval(predictions)
+        return {
             "drug": [self.drugs[j] for j in columns],
-            "predicted ln IC50": predictions[columns].round(3),
-            "IC50 (µM)": [float(f"{v:.4g}") for v in np.exp(predictions[columns])],
-            "80% interval ln IC50": [f"{predictions[j] + self.interval[j, 0]:.2f} to {predictions[j] + self.interval[j, 1]:.2f}"
-                                     if not np.isnan(self.interval[j, 0]) else "n/a" for j in columns],
-            "percentile among GDSC cell lines": percentile[columns].round(1),
-            "call": [self._call(p) for p in percentile[columns]],
+            name: predictions[columns].round(3),
+            "IC50 (µM)": [float(f"{v:.4g}") if np.isfinite(v) else None for v in np.exp(predictions[columns])],
+            "80% interval low": lower[columns].round(2),
+            "80% interval high": upper[columns].round(2),
+            "percentile among GDSC lines (held out)": percentile[columns].round(1),
+            "call": [self.calibration.call(p) for p in percentile[columns]],
         }
-        if with_measured:
-            measured = [self._measured.get((sample, self.drugs[j])) for j in columns]
-            rows["measured ln IC50 (GDSC)"] = [None if v is None else round(float(v), 3) for v in measured]
-        return pl.DataFrame(rows)
+
+    def _cell_line_table(self, cell_line: str, columns: np.ndarray) -> pl.DataFrame:
+        row = self.catalog.row(cell_line)
+        table = self._columns(self.held_out[row], self.held_out_percentile[row], columns, HELD_OUT)
+        table[IN_SAMPLE] = self.final[row, columns].astype(np.float64).round(3)
+        measured = [self._measured.get((cell_line, self.drugs[j])) for j in columns]
+        table["measured ln IC50 (GDSC)"] = [None if v is None else round(float(v), 3) for v in measured]
+        return pl.DataFrame(table)
 
     def predict(self, cell_line: str, drugs: list[str]) -> pl.DataFrame:
-        """One row per chosen drug for a GDSC cell line."""
+        """One row per chosen drug for a GDSC cell line: held-out prediction first, in-sample beside it."""
         if not drugs:
             return pl.DataFrame()
-        columns = self._drug_columns(drugs)
-        row = self.catalog.row(cell_line)
-        return self._table(cell_line, self.reference[row], columns, with_measured=True,
-                           percentile=self.reference_percentile[row])
+        return self._cell_line_table(cell_line, self.drug_columns(drugs))
 
     def rank_drugs(self, cell_line: str) -> pl.DataFrame:
-        """All drugs, most to least sensitive relative to each drug's typical (median) GDSC response."""
+        """All drugs, most to least sensitive relative to each drug's typical held-out GDSC prediction."""
         row = self.catalog.row(cell_line)
-        predictions = self.reference[row]
-        table = self._table(cell_line, predictions, np.arange(len(self.drugs)), with_measured=True,
-                            percentile=self.reference_percentile[row])
-        relative = predictions.astype(np.float64) - self.typical
+        table = self._cell_line_table(cell_line, np.arange(len(self.drugs)))
+        relative = self.held_out[row].astype(np.float64) - self.calibration.typical
         return table.with_columns(
             pl.Series("ln IC50 vs typical", relative.round(3)),
-            pl.Series("z vs typical", (relative / self.spread).round(2)),
-        ).sort("z vs typical")
+            pl.Series("z vs typical", (relative / self.calibration.spread).round(2)),
+        ).sort("z vs typical", nulls_last=True)
+
+    def score(self, report: UploadReport) -> pl.DataFrame:
+        """One row per (sample, drug) for validated profiles: prediction, interval, percentile, call, flag."""
+        predictions = self.runtime.predict(report.profiles)
+        percentile = self.calibration.percentile(predictions)
+        columns = np.arange(len(self.drugs))
+        tables = []
+        for i, sample in enumerate(report.samples):
+            part = pl.DataFrame(self._columns(predictions[i], percentile[i], columns, PREDICTED))
+            tables.append(part.insert_column(0, pl.Series("sample", [sample] * len(columns))).with_columns(
+                pl.lit(report.flags[i] if report.flags else "").alias("flag")))
+        return pl.concat(tables)
+
+    def parse(self, data: bytes) -> UploadReport:
+        """Validate an uploaded CSV against this model's inputs."""
+        return parse_profiles(data, self.schema)
 
     def predict_profile(self, data: bytes) -> tuple[pl.DataFrame, UploadReport]:
-        """Every drug for every sample of an uploaded CSV (validated first)."""
-        report = parse_profiles(data, self.runtime.genes)
-        predictions = self.runtime.predict(report.profiles)
-        tables = [self._table(s, predictions[i], np.arange(len(self.drugs)), with_measured=False)
-                  .insert_column(0, pl.Series("sample", [s] * len(self.drugs)))
-                  for i, s in enumerate(report.samples)]
-        return pl.concat(tables), report
+        """Every drug for every sample of an uploaded CSV (validated first), in the file's sample order."""
+        report = self.parse(data)
+        return self.score(report), report
 
     def model_info(self) -> dict:
         meta = self.runtime.metadata
         return {
             "model_version": meta.get("model_version"), "precision": meta.get("precision"), "units": meta.get("units"),
-            "drugs": len(self.drugs), "genes": len(self.runtime.genes), "provider": self.runtime.provider,
+            "drugs": len(self.drugs), "genes": len(self.runtime.genes), "driver_events": len(self.runtime.driver_names),
+            "reads": meta.get("reads"), "provider": self.runtime.provider,
             "data_sha256": meta.get("data_sha256"), "training": meta.get("training"), "metrics": meta.get("metrics"),
             "conformal_coverage": self.conformal.get("empirical_coverage"),
         }
-

@@ -1,4 +1,5 @@
-"""Tables for the app's plots, built from the committed evaluation results (pandas, as Gradio plots want)."""
+"""Tables and texts for the app, built from the committed evaluation results and the explanation graph (pandas
+where Gradio's plots want it)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from drugresponse.errors import UserError
+
 from .catalog import Catalog
+from .explain import Explainer, readable
 
 MAX_POINTS = 3000
 SPLIT_TITLES = {"lco": "LCO: unseen cell lines", "lpo": "LPO: unseen pairs", "lto": "LTO: unseen tissues"}
@@ -62,13 +66,94 @@ def loss_curves(catalog: Catalog) -> pd.DataFrame:
     return pd.DataFrame(rows or {"epoch": [], "loss": [], "curve": []})
 
 
-def drug_pearson(catalog: Catalog, drug: str) -> str:
+def _held_out_pearson(catalog: Catalog, drug: str) -> str:
     oof = _oof(catalog)
     if oof is None or not drug:
         return "No held-out predictions are available."
     part = oof.filter(pl.col("drug") == drug)
     if part.height < 10:
-        return f"**{drug}**: fewer than 10 held-out cell lines; no correlation reported."
+        return "Fewer than 10 held-out cell lines; no correlation reported."
     r = float(np.corrcoef(part["measured"].to_numpy(), part["predicted"].to_numpy())[0, 1])
-    return (f"**{drug}**: Pearson r = {r:.3f} between measured and predicted ln IC50 across {part.height} cell lines "
-            f"the model never saw in training (LCO, out of fold).")
+    return (f"Pearson r = {r:.3f} between measured and predicted ln IC50 across {part.height} cell lines the models "
+            f"never saw in training (LCO, out of fold).")
+
+
+def held_out_reference(service) -> dict[str, np.ndarray]:
+    """Each drug's held-out predictions over the GDSC lines (the boxes of the interval plot)."""
+    return {d: col[np.isfinite(col)] for d, col in zip(service.drugs, service.held_out.T)}
+
+
+def inputs_read(service) -> str:
+    """``expression (2,000 genes) and 120 driver events`` — what the shipped model's output depends on."""
+    read = service.runtime.features_read
+    parts = [f"{m.replace('_', ' ')} ({len(read[m]):,} genes)" for m in ("expression", "mutation", "copy_number")
+             if service.runtime.reads.get(m)]
+    if service.runtime.reads.get("drivers"):
+        parts.append(f"{len(read['drivers'])} driver events (mutations, fusions, copy-number regions, MSI)")
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+
+
+def explain_cell_line(service, explainer: Explainer, cell_line: str, drug: str) -> tuple[pl.DataFrame, dict]:
+    row = service.catalog.row(cell_line)
+    profile = {m: v[row:row + 1] for m, v in service.catalog.profiles.items()}
+    return explainer.explain(profile, int(service.drug_columns([drug])[0]))
+
+
+def explain_sample(service, explainer: Explainer, report, sample: str, drug: str) -> tuple[pl.DataFrame, dict]:
+    if sample not in report.samples:
+        raise UserError(f"no sample {sample!r} in the uploaded file; it has {', '.join(report.samples[:5])}"
+                        f"{' …' if len(report.samples) > 5 else ''}.")
+    i = report.samples.index(sample)
+    profile = {m: v[i:i + 1] for m, v in report.profiles.items()}
+    return explainer.explain(profile, int(service.drug_columns([drug])[0]))
+
+
+def drug_features(catalog: Catalog, drug: str, top: int = 15) -> pd.DataFrame:
+    """The features with the largest mean |contribution| to the drug over held-out GDSC lines (LCO fold models)."""
+    table = catalog.evaluation("lco_contributions.parquet")
+    if table is None:
+        return pd.DataFrame({"feature": [], "mean |contribution| (ln µM)": []})
+    part = table.filter(pl.col("drug") == drug).sort("rank").head(top)
+    return pd.DataFrame({
+        "feature": [readable(f) for f in part["feature"]],
+        "mean |contribution| (ln µM)": part["mean_abs_contribution"].round(3).to_list(),
+        "mean contribution (ln µM)": part["mean_contribution"].round(3).to_list(),
+        "model feature": part["feature"].to_list()})
+
+
+def drug_summary(catalog: Catalog, drug: str) -> str:
+    """Held-out accuracy, known targets and the canonical events of the biomarker benchmark, for one drug."""
+    lines = [f"**{drug}**. {_held_out_pearson(catalog, drug)}"]
+    targets = catalog.drug_targets.get(drug)
+    lines.append(f"Target(s): {targets}." if targets else
+                 "Target: not named in the pinned GDSC files (they name targets for a handful of drugs only).")
+    benchmark = catalog.evaluation("biomarkers.json") or {}
+    rows = [p for p in benchmark.get("pairs", []) if p["drug"] == drug and p["model"] == "mlp_ensemble"]
+    for p in rows:
+        lines.append(f"Canonical event **{readable('driver:' + p['event'])}** ({p['carriers']} carriers; source: "
+                     f"{p['source']}): measured carriers-minus-rest difference {p['measured_difference']:+.2f} ln µM, "
+                     f"held-out predicted {p['predicted_difference']:+.2f} (recovery {p['recovery']:.2f}).")
+    if benchmark and not rows:
+        lines.append("No canonical driver event of the biomarker benchmark concerns this drug.")
+    return "\n\n".join(lines)
+
+
+def coverage_text(conformal: dict) -> str:
+    coverage = conformal.get("empirical_coverage")
+    if coverage is None:
+        return ""
+    return (f"80% split-conformal intervals covered **{coverage:.1%}** of {conformal['test_pairs']:,} held-out pairs "
+            f"({conformal.get('coverage_method', 'cell lines not used to calibrate them')}).")
+
+
+def coverage_by_tissue(conformal: dict) -> pd.DataFrame:
+    rows = [{"tissue": t, "coverage": round(v["coverage"], 3), "pairs": v["pairs"]}
+            for t, v in conformal.get("per_tissue", {}).items()]
+    return pd.DataFrame(rows or {"tissue": [], "coverage": [], "pairs": []})
+
+
+def coverage_by_drug(conformal: dict) -> pd.DataFrame:
+    rows = [{"drug": d, "coverage": round(v["coverage"], 3), "pairs": v["calibration_pairs"],
+             "interval half-width (ln µM)": round(v["half_width"], 2)} for d, v in conformal.get("drugs", {}).items()]
+    frame = pd.DataFrame(rows or {"drug": [], "coverage": [], "pairs": [], "interval half-width (ln µM)": []})
+    return frame.sort_values("coverage", kind="stable").reset_index(drop=True)

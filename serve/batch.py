@@ -1,0 +1,171 @@
+"""Batch scoring for cohorts: ``drugresponse predict INPUT -o OUTPUT``.
+
+Reads profiles in the app's two layouts (CSV or parquet) in chunks of samples, validates each chunk with the
+app's own checks and messages (``uploads.py``), predicts with onnxruntime and appends one row per (sample,
+drug) to a parquet or CSV file: ln IC50, IC50 in µM, the 80% conformal interval, the percentile among held-out
+GDSC predictions, the call and any flag. Memory stays bounded by the chunk size; the output is written under
+a temporary name and renamed only when every sample has been scored, so a failure leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from drugresponse.errors import UserError
+
+from .calibration import Calibration
+from .runtime import ModelRuntime
+from .uploads import Layout, ProfileSchema, check_header, layout_of, validate
+
+CHUNK = 512
+FORMATS = (".csv", ".parquet")
+
+
+def _format(path: Path, what: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise UserError(f"{what} {path} must end in .csv or .parquet (found {suffix or 'no extension'!r}).")
+    return suffix
+
+
+def _columns(path: Path, suffix: str) -> list[str]:
+    try:
+        if suffix == ".parquet":
+            return pq.read_schema(path).names
+        with open(path, newline="") as handle:
+            return next(csv.reader(handle))
+    except StopIteration:
+        raise UserError(f"{path} is empty; expected a header row and one or more samples.") from None
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from exc
+
+
+def _wide_chunks(path: Path, suffix: str, columns: list[str], chunk: int) -> Iterator[tuple[pl.DataFrame, int]]:
+    """(chunk, file line of its first row) for the wide layout, streamed."""
+    line = 2
+    if suffix == ".parquet":
+        batches = pq.ParquetFile(path).iter_batches(batch_size=chunk)
+    else:  # every column as text: the checks parse numbers themselves, as for an upload
+        batches = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24),
+                                 convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}))
+    for batch in batches:
+        frame = pl.from_arrow(pa.Table.from_batches([batch]))
+        for start in range(0, frame.height, chunk):
+            yield frame.slice(start, chunk), line + start
+        line += frame.height
+
+
+def _long_chunks(path: Path, suffix: str, chunk: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+    """(chunk of whole samples, file line of each row) for the long layout: one pass per chunk of samples."""
+    scan = pl.scan_parquet(path) if suffix == ".parquet" else pl.scan_csv(path, infer_schema=False)
+    scan = scan.with_row_index("__line", offset=2)
+    sample = next(c for c in scan.collect_schema().names() if c.strip().lower() == "sample")
+    samples = scan.select(pl.col(sample).cast(pl.String)).unique(maintain_order=True).collect()[sample]
+    for start in range(0, len(samples), chunk):
+        part = scan.filter(pl.col(sample).cast(pl.String).is_in(samples.slice(start, chunk).to_list())).collect()
+        yield part.drop("__line"), part["__line"].to_numpy()
+
+
+def count_samples(path: Path, suffix: str, layout: str) -> int | None:
+    """Samples in the file when cheap to know (parquet wide: its row count), for the progress bar."""
+    return pq.ParquetFile(path).metadata.num_rows if suffix == ".parquet" and layout == "wide" else None
+
+
+class OutputFile:
+    """Append tables to ``path`` through a temporary file renamed on ``commit``; ``abort`` removes it."""
+
+    def __init__(self, path: Path):
+        self.path, self.suffix = path, _format(path, "the output")
+        self.tmp = path.with_name(f".{path.name}.partial")
+        self.writer = None
+
+    def write(self, table: pl.DataFrame) -> None:
+        if self.suffix == ".parquet":
+            arrow = table.to_arrow()
+            if self.writer is None:
+                self.writer = pq.ParquetWriter(self.tmp, arrow.schema, compression="zstd")
+            self.writer.write_table(arrow)
+        else:
+            with open(self.tmp, "a" if self.writer else "w") as handle:
+                table.write_csv(handle, include_header=self.writer is None)
+            self.writer = True
+
+    def commit(self) -> None:
+        if self.suffix == ".parquet" and self.writer is not None:
+            self.writer.close()
+        self.tmp.replace(self.path)
+
+    def abort(self) -> None:
+        if self.suffix == ".parquet" and self.writer is not None:
+            self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def score_table(runtime: ModelRuntime, calibration: Calibration, samples: list[str], profiles: dict,
+                flags: list[str]) -> pl.DataFrame:
+    """One row per (sample, drug), numbers only (the app's table, in machine-friendly columns)."""
+    predictions = runtime.predict(profiles).astype(np.float64)
+    lower, upper = calibration.interval(predictions)
+    percentile = calibration.percentile(predictions)
+    n, drugs = len(samples), runtime.drugs
+    calls = np.where(percentile < 20, "sensitive", np.where(percentile > 80, "resistant", "intermediate"))
+    return pl.DataFrame({
+        "sample": np.repeat(np.asarray(samples, dtype=object), len(drugs)).astype(str),
+        "drug": np.tile(np.asarray(drugs, dtype=object), n).astype(str),
+        "ln_ic50": predictions.ravel(), "ic50_um": np.exp(predictions).ravel(),
+        "interval_low": lower.ravel(), "interval_high": upper.ravel(),
+        "percentile": percentile.ravel(), "call": np.where(np.isnan(percentile), "n/a", calls).ravel(),
+        "flag": np.repeat(np.asarray(flags, dtype=object), len(drugs)).astype(str),
+    })
+
+
+def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, out: Path, chunk: int = CHUNK,
+                 progress: bool = True) -> dict:
+    """Score every sample of ``source`` into ``out``; return counts. Refuses with a message at the first bad sample."""
+    source, out = Path(source), Path(out)
+    if not source.is_file():
+        raise UserError(f"no input file at {source}.")
+    suffix = _format(source, "the input")
+    columns = _columns(source, suffix)
+    check_header(columns)
+    layout = layout_of(columns)
+    if out.resolve() == source.resolve():
+        raise UserError("the output would overwrite the input; choose another -o.")
+    schema, reader = ProfileSchema.of(runtime), Layout(ProfileSchema.of(runtime))
+    chunks = (_wide_chunks(source, suffix, columns, chunk) if layout == "wide"
+              else _long_chunks(source, suffix, chunk))
+    output, seen, flagged = OutputFile(out), set(), 0
+    bar = tqdm(total=count_samples(source, suffix, layout), unit="sample", desc="scoring", file=sys.stderr,
+               disable=not progress)
+    try:
+        for table, lines in chunks:
+            samples, profiles, unknown = getattr(reader, layout)(table, lines)
+            repeated = seen.intersection(samples)
+            if repeated:
+                raise UserError(f"sample {sorted(repeated)[0]!r} appears in more than one place; sample names must "
+                                "be unique.")
+            seen.update(samples)
+            report = validate(samples, profiles, unknown, schema)
+            flagged += sum(bool(f) for f in report.flags)
+            output.write(score_table(runtime, calibration, samples, profiles, report.flags))
+            bar.update(len(samples))
+        if not seen:
+            raise UserError(f"{source} has a header but no samples.")
+        output.commit()
+    except BaseException:
+        output.abort()
+        raise
+    finally:
+        bar.close()
+    return {"samples": len(seen), "drugs": len(runtime.drugs), "rows": len(seen) * len(runtime.drugs),
+            "flagged": flagged, "layout": layout, "out": str(out)}

@@ -1,0 +1,57 @@
+"""Reading a prediction: percentile, call and interval, all calibrated on held-out GDSC predictions.
+
+- percentile: the share of GDSC cell lines whose held-out prediction for the drug is lower (more
+  sensitive), so a new sample is ranked among predictions made the same way as its own;
+- call: sensitive below the 20th percentile, resistant above the 80th, intermediate between;
+- interval: prediction ± the drug's split-conformal half-width (``conformal.json``, written at export from
+  LCO out-of-fold residuals), nominal 80% coverage.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+SENSITIVE, RESISTANT = 20.0, 80.0  # percentile cut-offs for the plain-words call
+
+
+class Calibration:
+    @classmethod
+    def load(cls, evaluation_dir: Path, drugs: list[str]) -> "Calibration":
+        """From the assets' evaluation folder: the LCO held-out predictions and the conformal half-widths."""
+        path, conformal = Path(evaluation_dir) / "lco_heldout_all_drugs.parquet", Path(evaluation_dir) / "conformal.json"
+        held_out = np.full((0, len(drugs)), np.nan, dtype=np.float32)
+        if path.is_file():
+            table = pl.read_parquet(path)
+            held_out = table.select([pl.col(d) if d in table.columns else pl.lit(None, pl.Float32).alias(d)
+                                     for d in drugs]).to_numpy()
+        return cls(held_out, drugs, json.loads(conformal.read_text()) if conformal.is_file() else None)
+
+    def __init__(self, held_out: np.ndarray, drugs: list[str], conformal: dict | None):
+        """``held_out`` [cell lines, drugs]: held-out predictions (NaN where a line has none)."""
+        self.sorted = [np.sort(column[np.isfinite(column)]) for column in held_out.T]
+        self.typical = np.array([np.median(s) if len(s) else np.nan for s in self.sorted])
+        self.spread = np.array([np.std(s) if len(s) else np.nan for s in self.sorted]) + 1e-6
+        self.conformal = conformal or {"drugs": {}}
+        self.half_width = np.array([self.conformal["drugs"].get(d, {}).get("half_width", np.nan) for d in drugs])
+
+    def percentile(self, predictions: np.ndarray) -> np.ndarray:
+        """[samples, drugs] -> % of GDSC lines with a lower held-out prediction (NaN for a NaN prediction)."""
+        out = np.full(predictions.shape, np.nan)
+        for j, reference in enumerate(self.sorted):
+            if len(reference):
+                out[:, j] = 100.0 * np.searchsorted(reference, predictions[:, j]) / len(reference)
+        return np.where(np.isnan(predictions), np.nan, out)
+
+    @staticmethod
+    def call(percentile: float) -> str:
+        if not np.isfinite(percentile):
+            return "n/a"
+        return "sensitive" if percentile < SENSITIVE else "resistant" if percentile > RESISTANT else "intermediate"
+
+    def interval(self, predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper ends of the conformal interval, per drug (NaN where no half-width)."""
+        return predictions - self.half_width, predictions + self.half_width
