@@ -1,4 +1,4 @@
-"""Where things live: the data cache and the committed assets."""
+"""Where things live: the data cache, the committed assets, and the checkout's working folders."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ from pathlib import Path
 from platformdirs import user_cache_dir
 
 DATA_DIR_ENV = "DRUGRESPONSE_DATA_DIR"
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ASSETS_DIR = REPO_ROOT / "assets"
+PACKAGE_DIR = Path(__file__).resolve().parent
+CHECKOUT = PACKAGE_DIR.parent
+IN_CHECKOUT = (CHECKOUT / "pyproject.toml").is_file() and (CHECKOUT / "train").is_dir()
+# A wheel carries the assets inside the package (drugresponse/assets); a checkout keeps them at its root.
+ASSETS_DIR = PACKAGE_DIR / "assets" if (PACKAGE_DIR / "assets" / "model.onnx").is_file() else CHECKOUT / "assets"
+# Training and evaluation write beside the checkout when run from one, else under the current folder.
+WORK_DIR = CHECKOUT if IN_CHECKOUT else Path.cwd()
 
 
 def default_data_dir() -> Path:
