@@ -20,8 +20,8 @@ def _run(path, profiles):
 
 def test_export_writes_the_model_and_its_int8_variant_with_the_declared_interface(exported):
     path, report = exported
-    assert sorted(p.name for p in path.parent.iterdir()) == ["model.json", "model.onnx",
-                                                             "model_int8.json", "model_int8.onnx"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.json", "model.onnx", "model_explain.json",
+                                                             "model_explain.onnx", "model_int8.json", "model_int8.onnx"]
     for file in (path, path.with_name("model_int8.onnx")):
         proto = onnx.load(str(file))
         onnx.checker.check_model(proto, full_check=True)
@@ -31,10 +31,12 @@ def test_export_writes_the_model_and_its_int8_variant_with_the_declared_interfac
     # weights ship as float16 (rounded at training time, so parity above is unaffected)
     proto = onnx.load(str(path))
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in proto.graph.initializer)
-    # the whole ensemble and the ridge blend are two matrix products, whatever the number of members
-    assert [n.op_type for n in proto.graph.node].count("MatMul") == 2
+    # the whole ensemble and the ridge blend are two matrix products, whatever the number of members; the driver
+    # head a third; the fourth gives each sample's reference moments (per-sample normalisation)
+    assert [n.op_type for n in proto.graph.node].count("MatMul") == 4
     int8 = onnx.load(str(path.with_name("model_int8.onnx")))
-    assert sum(t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 2 for t in int8.graph.initializer) == 2
+    quantised = [t.name for t in int8.graph.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 2]
+    assert len(quantised) == 3 and not any("reference" in name for name in quantised)
     assert report["int8"]["parity"]["max_abs_diff"] <= INT8_TOLERANCE
 
 
@@ -60,9 +62,10 @@ def test_int8_variant_stays_close_to_pytorch_on_every_cell_line(exported, checkp
 def test_metadata_and_sidecar_agree(exported, checkpoint, bundle):
     path, _ = exported
     meta = {p.key: json.loads(p.value) for p in onnx.load(str(path)).metadata_props}
-    for key in ("genes", "drugs", "model_version", "data_sha256", "training", "metrics", "units"):
+    for key in ("genes", "drivers", "reads", "features_read", "trained_on", "drugs", "model_version", "data_sha256",
+                "training", "metrics", "units"):
         assert key in meta
-    assert meta["genes"] == bundle.genes
+    assert meta["genes"] == bundle.genes and meta["drivers"] == bundle.driver_names
     assert meta["data_sha256"] == bundle.manifest["content_sha256"]
     assert meta["units"] == "natural log of IC50 in micromolar"
     sidecar = json.loads(path.with_suffix(".json").read_text())
@@ -119,3 +122,79 @@ def test_unwritable_output_leaves_nothing(tmp_path, checkpoint, bundle):
     blocker.write_text("not a folder")
     with pytest.raises(UserError, match="cannot write"):
         export_model(checkpoint, blocker / "model.onnx", bundle.profiles)
+
+
+def test_every_input_the_metadata_says_is_read_changes_the_output(exported, bundle):
+    path, _ = exported
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(path)).metadata_props}
+    profiles = {m: bundle.profiles[m][:8] for m in MODALITIES}
+    base = _run(path, profiles)
+    for modality in MODALITIES:
+        unknown = dict(profiles, **{modality: np.full_like(profiles[modality], np.nan)})
+        changed = np.abs(_run(path, unknown) - base).max() > 1e-4
+        assert changed == meta["reads"][modality], modality
+
+
+def test_unknown_driver_events_are_never_read_as_absent(exported, bundle, checkpoint):
+    path, _ = exported
+    _, info = load_checkpoint(checkpoint)
+    profiles = {m: bundle.profiles[m][:8].copy() for m in MODALITIES}
+    unknown = _run(path, dict(profiles, drivers=np.full_like(profiles["drivers"], np.nan)))
+    absent = _run(path, dict(profiles, drivers=np.zeros_like(profiles["drivers"])))
+    assert np.abs(unknown - absent).max() > 1e-3
+    # a panel: one known event moves the prediction away from "all unknown"
+    event = info["driver_events"][0]
+    panel = np.full_like(profiles["drivers"], np.nan)
+    panel[:, event] = 1.0
+    assert np.abs(_run(path, dict(profiles, drivers=panel)) - unknown).max() > 1e-4
+
+
+def _autograd_integrated_gradients(model, profiles, drug, steps):
+    """The reference: integrated gradients of the training module by autograd, same baseline and steps."""
+    x = model.preprocessor(*(torch.from_numpy(profiles[m]) for m in MODALITIES[:3])).detach()
+    grads = []
+    for alpha in (torch.arange(steps, dtype=torch.float32) + 0.5) / steps:
+        point = (alpha * x).requires_grad_(True)
+        out = (model.standardised(point)[:, drug] * model.drug_sd[drug]).sum()
+        grads.append(torch.autograd.grad(out, point)[0])
+    features = (torch.stack(grads).mean(dim=0) * x).numpy()
+    events = model.drivers.centred(torch.from_numpy(profiles["drivers"])) * model.drivers.weights[:, drug]
+    return np.concatenate([features, events.numpy()], axis=1)
+
+
+def test_explanation_graph_matches_autograd_and_is_complete(exported, checkpoint, bundle):
+    from drugresponse.export.explain import COMPLETENESS_TOLERANCE
+    from drugresponse.train.attributions import STEPS
+
+    path, _ = exported
+    model, info = load_checkpoint(checkpoint)
+    session = ort.InferenceSession(str(path.with_name("model_explain.onnx")), providers=["CPUExecutionProvider"])
+    profiles = {m: bundle.profiles[m][:6].copy() for m in MODALITIES}
+    profiles["expression"][1, ::5] = np.nan
+    with torch.no_grad():
+        predicted = model(*(torch.from_numpy(profiles[m]) for m in MODALITIES)).numpy()
+    for drug in (0, len(info["drugs"]) - 1):
+        feed = {**profiles, "drug": np.full(6, drug, dtype=np.int64)}
+        contributions, prediction, baseline, values = session.run(None, feed)
+        np.testing.assert_allclose(contributions, _autograd_integrated_gradients(model, profiles, drug, STEPS),
+                                   atol=1e-4)
+        np.testing.assert_allclose(prediction, predicted[:, drug], atol=1e-4)
+        assert np.abs(contributions.sum(axis=1) - (prediction - baseline)).max() <= COMPLETENESS_TOLERANCE
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(path.with_name("model_explain.onnx"))).metadata_props}
+    assert len(meta["contribution_features"]) == contributions.shape[1]
+    assert meta["contribution_features"][0].startswith("expression:")
+    assert "integrated gradients" in meta["explanation"]["method"]
+
+
+def test_held_out_contributions_match_the_explanation_graph(exported, checkpoint, bundle):
+    """The evaluation's all-drugs contributions (train/attributions.py) equal the graph's, drug by drug."""
+    from drugresponse.train.attributions import contributions
+
+    path, _ = exported
+    model, _ = load_checkpoint(checkpoint)
+    session = ort.InferenceSession(str(path.with_name("model_explain.onnx")), providers=["CPUExecutionProvider"])
+    profiles = {m: bundle.profiles[m][:3] for m in MODALITIES}
+    every_drug = contributions(model, profiles)
+    for drug in (1, 4):
+        graph = session.run(None, {**profiles, "drug": np.full(3, drug, dtype=np.int64)})[0]
+        np.testing.assert_allclose(every_drug[:, drug], graph, atol=1e-4)

@@ -6,8 +6,8 @@ import torch
 
 from drugresponse.export.fused import FusedModel
 from drugresponse.train.bundle import MODALITIES
-from drugresponse.train.model import DrugResponseModel, MultiTaskNet, round_weights_to_half
-from drugresponse.train.preprocessing import FittedScaling, Preprocessor, zscore_within_sample
+from drugresponse.train.model import DriverEffects, DrugResponseModel, MultiTaskNet, round_weights_to_half
+from drugresponse.train.preprocessing import FittedScaling, Preprocessor, normalise_expression
 
 
 def _model(bundle, hidden, ridge_weight, members=3):
@@ -16,8 +16,10 @@ def _model(bundle, hidden, ridge_weight, members=3):
     n_drugs, n_expression = 7, len(scaling.genes["expression"])
     nets = [MultiTaskNet(scaling.n_features, n_drugs, hidden, 0.0, 0.0) for _ in range(members)]
     ridge = torch.nn.Linear(n_expression, n_drugs) if ridge_weight else None
+    events = torch.tensor([0, 5, 9])
+    drivers = DriverEffects(events, torch.rand(3), torch.randn(3, n_drugs))
     model = DrugResponseModel(Preprocessor(scaling), nets, torch.rand(n_drugs) * 3, torch.rand(n_drugs) + 0.5,
-                              ridge, ridge_weight, n_expression).eval()
+                              ridge, ridge_weight, n_expression, drivers).eval()
     round_weights_to_half(model)
     return model, scaling
 
@@ -26,6 +28,7 @@ def _inputs(bundle, rows=slice(0, 9)):
     profiles = {m: bundle.profiles[m][rows].copy() for m in MODALITIES}
     profiles["expression"][1, ::7] = np.nan
     profiles["copy_number"][2, ::3] = np.nan
+    profiles["drivers"][3, :] = np.nan
     return [torch.from_numpy(profiles[m]) for m in MODALITIES]
 
 
@@ -53,11 +56,11 @@ def test_preprocessor_equals_its_numpy_definition(bundle):
     model, scaling = _model(bundle, (16,), 0.4)
     inputs = _inputs(bundle)
     with torch.no_grad():
-        got = model.preprocessor(*inputs).numpy()
+        got = model.preprocessor(*inputs[:3]).numpy()
     raw = {m: t.numpy() for m, t in zip(MODALITIES, inputs)}
-    raw["expression"] = zscore_within_sample(raw["expression"])
+    raw["expression"] = normalise_expression(raw["expression"], scaling.reference)
     parts = []
-    for m in MODALITIES:
+    for m in MODALITIES[:3]:
         picked = raw[m][:, scaling.genes[m]]
         picked = np.where(np.isnan(picked), scaling.mean[m], picked)
         parts.append((picked - scaling.mean[m]) / scaling.sd[m])

@@ -23,8 +23,9 @@ pytestmark = pytest.mark.skipif(
 @pytest.mark.parametrize("name", ["model.onnx", "model_int8.onnx"])
 def test_node_matches_python(exported, bundle, tmp_path, name):
     path = exported[0].with_name(name)
-    profiles = {m: bundle.profiles[m][:5].copy() for m in ("expression", "mutation", "copy_number")}
+    profiles = {m: bundle.profiles[m][:5].copy() for m in ("expression", "mutation", "copy_number", "drivers")}
     profiles["copy_number"][0, :10] = np.nan  # missing values travel as null
+    profiles["drivers"][1, :] = np.nan
     payload = {"samples": bundle.cell_lines["cell_line"][:5].to_list(),
                **{m: [[None if np.isnan(v) else float(v) for v in row] for row in p] for m, p in profiles.items()}}
     (tmp_path / "in.json").write_text(json.dumps(payload))

@@ -35,13 +35,47 @@ def client(running_app):
 
 def test_named_endpoints_are_exposed(client):
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/predict", "/rank_drugs", "/predict_profile", "/model_info"} <= endpoints
+    assert {"/predict", "/explain", "/rank_drugs", "/predict_profile", "/model_info"} <= endpoints
 
 
 def test_predict_endpoint(client, matrix):
     result = client.predict(matrix.cell_lines[0], matrix.drugs[:2], api_name="/predict")
     assert [row[0] for row in result["data"]] == matrix.drugs[:2]
-    assert "predicted ln IC50" in result["headers"]
+    assert result["headers"][:2] == ["drug", "ln IC50, held out"]
+    assert "ln IC50, model trained on this line" in result["headers"]
+
+
+def test_explain_endpoint_for_a_gdsc_line_and_an_uploaded_sample(client, bundle, matrix, tmp_path):
+    from gradio_client import handle_file
+
+    from .test_serve_uploads import long_csv
+
+    why = client.predict(matrix.cell_lines[0], matrix.drugs[0], None, api_name="/explain")
+    assert len(why["data"]) == 15
+    assert why["headers"][:3] == ["feature", "contribution (ln µM)", "pushes toward"]
+    contributions = [row[1] for row in why["data"]]
+    assert contributions == sorted(contributions, key=abs, reverse=True)
+    path = tmp_path / "sample.csv"
+    path.write_bytes(long_csv(bundle, 0, name="my sample"))
+    mine = client.predict("my sample", matrix.drugs[0], handle_file(str(path)), api_name="/explain")
+    # the uploaded copy of line 0 (full precision) explains like the catalog's (float16) line 0
+    assert [row[0] for row in mine["data"]][:5] == [row[0] for row in why["data"]][:5]
+    with pytest.raises(Exception, match="no sample 'other'"):
+        client.predict("other", matrix.drugs[0], handle_file(str(path)), api_name="/explain")
+
+
+def test_plain_http_calls_without_gradio_client(running_app, matrix):
+    """What the README shows for curl: POST the inputs, then read the result from the event stream."""
+    import httpx
+
+    with httpx.Client(base_url=running_app, timeout=60) as http:
+        started = http.post("gradio_api/call/predict", json={"data": [matrix.cell_lines[0], matrix.drugs[:2]]})
+        assert started.status_code == 200
+        stream = http.get(f"gradio_api/call/predict/{started.json()['event_id']}").text
+    event, data = [line for line in stream.splitlines() if line][-2:]
+    assert event == "event: complete"
+    table = json.loads(data.removeprefix("data: "))[0]
+    assert [row[0] for row in table["data"]] == matrix.drugs[:2]
 
 
 def test_rank_drugs_endpoint(client, matrix):
@@ -59,6 +93,7 @@ def test_predict_profile_endpoint(client, bundle, tmp_path):
     result = client.predict(handle_file(str(path)), api_name="/predict_profile")
     assert len(result["data"]) == len(bundle.responses.filter(
         bundle.responses["dataset"] == "GDSC2")["drug"].unique())
+    assert result["headers"][:3] == ["sample", "drug", "predicted ln IC50"] and result["headers"][-1] == "flag"
 
 
 def test_bad_upload_gets_a_message_not_a_trace(client, tmp_path):
@@ -75,6 +110,7 @@ def test_model_info_endpoint(client):
     assert info["units"] == "natural log of IC50 in micromolar"
     assert info["provider"] == "CPUExecutionProvider"
     assert info["precision"].startswith("float32")
+    assert set(info["reads"]) == {"expression", "mutation", "copy_number", "drivers"}
 
 
 def test_app_runs_with_torch_unimportable(assets_dir):

@@ -13,6 +13,7 @@ import pytest
 from drugresponse.serve.app import create, launch
 
 from .test_serve_app import free_port
+from .test_serve_uploads import long_csv
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -30,7 +31,7 @@ def choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def test_pick_tissue_cell_line_and_drug_then_rank(assets_dir, bundle):
+def test_pick_tissue_cell_line_and_drug_then_rank(assets_dir, bundle, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     app = create(assets_dir, provider="cpu")
@@ -53,6 +54,9 @@ def test_pick_tissue_cell_line_and_drug_then_rank(assets_dir, bundle):
             grid = page.get_by_role("grid", name="Predictions")
             expect(grid.get_by_role("gridcell", name="Oxaliplatin", exact=True)).to_be_visible(timeout=15000)
             expect(page.get_by_role("combobox", name="Cell line (type to search)")).to_have_value(cell_line)
+            # the error-bar figure and the "why" figure are drawn
+            expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=20000)
+            expect(page.get_by_text("contributions sum to")).to_be_visible(timeout=20000)
             page.screenshot(path=str(ARTIFACTS / "predict.png"), full_page=True)
             page.get_by_role("tab", name="Rank drugs").click()
             expect(page.locator(".vega-embed").first).to_be_visible(timeout=15000)
@@ -60,6 +64,20 @@ def test_pick_tissue_cell_line_and_drug_then_rank(assets_dir, bundle):
             expect(ranking.get_by_role("row")).to_have_count(bundle.dataset_responses("GDSC2")["drug"].n_unique() + 1, timeout=15000)
             page.wait_for_timeout(1000)
             page.screenshot(path=str(ARTIFACTS / "rank_drugs.png"), full_page=True)
+            page.get_by_role("tab", name="Your sample").click()
+            upload = tmp_path / "my_samples.csv"
+            upload.write_bytes(long_csv(bundle, 2, name="my sample"))
+            page.locator("#profiles-upload input[type=file]").set_input_files(str(upload))
+            expect(page.get_by_text("my_samples.csv").first).to_be_visible(timeout=20000)
+            page.get_by_role("button", name="Predict for uploaded samples").click()
+            results = page.get_by_role("grid", name="Predictions for every drug")
+            expect(results.get_by_role("row")).to_have_count(bundle.dataset_responses("GDSC2")["drug"].n_unique() + 1,
+                                                             timeout=30000)
+            expect(page.get_by_text("contributions sum to").last).to_be_visible(timeout=30000)
+            page.screenshot(path=str(ARTIFACTS / "your_sample.png"), full_page=True)
+            page.get_by_role("tab", name="Drug", exact=True).click()
+            expect(page.get_by_role("grid", name="Strongest features (held-out lines)")).to_be_visible(timeout=15000)
+            page.screenshot(path=str(ARTIFACTS / "drug.png"), full_page=True)
             page.get_by_role("tab", name="Model").click()
             page.wait_for_timeout(2000)
             page.screenshot(path=str(ARTIFACTS / "model.png"), full_page=True)

@@ -1,10 +1,15 @@
+import json
+
 import numpy as np
+import polars as pl
 import pytest
 
 from drugresponse.errors import UserError
+from drugresponse.export.serving_assets import conformal_intervals, conformal_quantile
+from drugresponse.serve.calibration import Calibration
 from drugresponse.serve.catalog import Catalog
 from drugresponse.serve.runtime import load_runtime
-from drugresponse.serve.service import PredictionService
+from drugresponse.serve.service import HELD_OUT, IN_SAMPLE, PredictionService
 
 
 @pytest.fixture(scope="module")
@@ -23,24 +28,40 @@ def test_catalog_profiles_round_trip_the_bundle(assets_dir, bundle):
     assert catalog.names() == bundle.cell_lines["cell_line"].to_list()
     np.testing.assert_allclose(catalog.profiles["expression"], bundle.profiles["expression"], atol=2e-3)
     np.testing.assert_array_equal(catalog.profiles["mutation"], bundle.profiles["mutation"])
+    np.testing.assert_array_equal(catalog.profiles["drivers"], bundle.profiles["drivers"])  # NaN where unknown
 
 
-def test_predict_table_for_a_cell_line(service, matrix):
+def test_a_gdsc_line_leads_with_its_held_out_prediction(service, assets_dir, matrix):
     cell_line, drugs = matrix.cell_lines[0], matrix.drugs[:3]
     table = service.predict(cell_line, drugs)
     assert table["drug"].to_list() == drugs
-    assert np.allclose(table["IC50 (µM)"], np.exp(table["predicted ln IC50"]), rtol=2e-3)
-    assert table["percentile among GDSC cell lines"].is_between(0, 100).all()
+    held_out = pl.read_parquet(assets_dir / "evaluation" / "lco_heldout_all_drugs.parquet")
+    row = held_out.filter(pl.col("cell_line") == cell_line)
+    np.testing.assert_allclose(table[HELD_OUT], [row[d][0] for d in drugs], atol=1e-3)
+    np.testing.assert_allclose(table[IN_SAMPLE], service.final[0, :3], atol=1e-3)  # the shipped model, labelled
+    assert not np.allclose(table[HELD_OUT], table[IN_SAMPLE])
+    assert np.allclose(table["IC50 (µM)"], np.exp(table[HELD_OUT]), rtol=2e-3)
     measured = table["measured ln IC50 (GDSC)"].to_list()
-    j = matrix.drugs.index(drugs[0])
-    expected = matrix.ln_ic50[0, j]
-    assert (measured[0] is None) == bool(np.isnan(expected))
+    assert (measured[0] is None) == bool(np.isnan(matrix.ln_ic50[0, matrix.drugs.index(drugs[0])]))
+
+
+def test_percentiles_and_calls_rank_among_held_out_predictions(service):
+    calibration = service.calibration
+    reference = calibration.sorted[0]
+    below, above = reference[2] - 1e-3, reference[-3] + 1e-3
+    percentile = calibration.percentile(np.array([[below], [above]]) * np.ones((1, len(service.drugs))))[:, 0]
+    assert percentile[0] == pytest.approx(100 * 2 / len(reference))
+    assert percentile[1] == pytest.approx(100 * (len(reference) - 2) / len(reference))
+    assert [calibration.call(p) for p in (5, 50, 95)] == ["sensitive", "intermediate", "resistant"]
 
 
 def test_rank_drugs_orders_all_drugs(service, matrix):
     ranking = service.rank_drugs(matrix.cell_lines[1])
     assert ranking.height == len(service.drugs)
-    assert ranking["z vs typical"].is_sorted()
+    row = service.catalog.row(matrix.cell_lines[1])
+    j = service.drugs.index(ranking["drug"][0])
+    assert ranking["ln IC50 vs typical"][0] == pytest.approx(service.held_out[row, j] - service.calibration.typical[j],
+                                                             abs=1e-3)
 
 
 def test_unknown_inputs_are_refused_clearly(service, matrix):
@@ -60,7 +81,30 @@ def test_missing_assets_are_named(tmp_path):
         Catalog.load(tmp_path)
 
 
-def test_conformal_coverage_is_measured(service):
-    conformal = service.conformal
-    assert conformal["nominal"] == 0.8
-    assert 0.0 <= conformal["empirical_coverage"] <= 1.0
+def test_conformal_quantile_is_the_finite_sample_order_statistic():
+    residuals = np.array([-5.0, 1.0, -2.0, 3.0, 4.0, 0.5, -0.25, 6.0, 7.0])  # |r| sorted: .25 .5 1 2 3 4 5 6 7
+    # n = 9, 80%: ceil(10 * 0.8) = 8th smallest |residual|
+    assert conformal_quantile(residuals, 0.8) == 6.0
+    assert conformal_quantile(residuals, 0.9) == 7.0  # ceil(10 * 0.9) = 9
+    assert conformal_quantile(residuals[:3], 0.8) == float("inf")  # ceil(4 * 0.8) = 4 > 3: no finite interval
+
+
+def test_conformal_coverage_is_reported_per_drug_and_per_tissue(assets_dir, service):
+    conformal = json.loads((assets_dir / "evaluation" / "conformal.json").read_text())
+    oof = pl.read_parquet(assets_dir / "evaluation" / "lco_predictions.parquet")
+    tissues = dict(zip(service.catalog.cell_lines["cell_line"], service.catalog.cell_lines["tissue"]))
+    again = conformal_intervals(oof, tissues)
+    assert again == conformal  # the shipped file is the function of the shipped held-out predictions
+    drug = next(iter(conformal["drugs"]))
+    residual = oof.filter(pl.col("drug") == drug).select(pl.col("measured") - pl.col("predicted")).to_series()
+    assert conformal["drugs"][drug]["half_width"] == conformal_quantile(residual.to_numpy(), 0.8)
+    assert sum(t["pairs"] for t in conformal["per_tissue"].values()) == conformal["test_pairs"]
+    lower, upper = service.calibration.interval(np.zeros((1, len(service.drugs))))
+    j = service.drugs.index(drug)
+    assert upper[0, j] - lower[0, j] == pytest.approx(2 * conformal["drugs"][drug]["half_width"])
+
+
+def test_calibration_without_held_out_files_reads_as_unknown(tmp_path):
+    calibration = Calibration.load(tmp_path, ["A", "B"])
+    assert np.isnan(calibration.percentile(np.zeros((1, 2)))).all()
+    assert calibration.call(float("nan")) == "n/a"

@@ -1,60 +1,84 @@
+"""Uploaded profiles: both layouts, driver panels, clear refusals, and what partial profiles do to predictions."""
+
 import numpy as np
 import polars as pl
 import pytest
 
 from drugresponse.errors import UserError
 from drugresponse.serve import uploads
-from drugresponse.serve.uploads import parse_profiles
+from drugresponse.serve.runtime import load_runtime
+from drugresponse.serve.uploads import ProfileSchema, parse_profiles
 
-MODALITIES = ("expression", "mutation", "copy_number")
+MODALITIES = ("expression", "mutation", "copy_number", "drivers")
+PREFIX = {"expression": "expression", "mutation": "mutation", "copy_number": "copy_number", "drivers": "driver"}
 
 
-def wide_csv(bundle, rows, genes=None) -> bytes:
-    genes = genes if genes is not None else list(range(len(bundle.genes)))
+@pytest.fixture(scope="module")
+def runtime(assets_dir):
+    return load_runtime(assets_dir / "model.onnx", "cpu")
+
+
+@pytest.fixture(scope="module")
+def schema(runtime):
+    return ProfileSchema.of(runtime)
+
+
+def wide_csv(bundle, rows, genes=None, modalities=MODALITIES) -> bytes:
     columns = {"sample": [bundle.cell_lines["cell_line"][r] for r in rows]}
-    for m in MODALITIES:
-        for j in genes:
-            columns[f"{m}:{bundle.genes[j]}"] = [float(bundle.profiles[m][r, j]) for r in rows]
+    for m in modalities:
+        names = bundle.feature_names(m)
+        keep = range(len(names)) if genes is None or m == "drivers" else genes
+        for j in keep:
+            columns[f"{PREFIX[m]}:{names[j]}"] = [float(bundle.profiles[m][r, j]) for r in rows]
     return pl.DataFrame(columns).write_csv().encode()
 
 
-def long_csv(bundle, row) -> bytes:
-    name = bundle.cell_lines["cell_line"][row]
-    records = [(name, g, m, float(bundle.profiles[m][row, j])) for m in MODALITIES for j, g in enumerate(bundle.genes)]
+def long_csv(bundle, row, name=None) -> bytes:
+    name = name or bundle.cell_lines["cell_line"][row]
+    records = [(name, f, PREFIX[m], float(bundle.profiles[m][row, j]))
+               for m in MODALITIES for j, f in enumerate(bundle.feature_names(m))]
     return pl.DataFrame(records, schema=["sample", "gene", "modality", "value"], orient="row").write_csv().encode()
 
 
-def test_wide_and_long_layouts_give_the_bundle_profile(bundle):
-    wide = parse_profiles(wide_csv(bundle, [0, 1]), bundle.genes)
-    long = parse_profiles(long_csv(bundle, 1), bundle.genes)
-    assert wide.samples == sorted(bundle.cell_lines["cell_line"][:2].to_list())
-    row = wide.samples.index(bundle.cell_lines["cell_line"][1])
+def test_wide_and_long_layouts_give_the_bundle_profile_in_file_order(bundle, schema):
+    wide = parse_profiles(wide_csv(bundle, [3, 1]), schema)
+    long = parse_profiles(long_csv(bundle, 1), schema)
+    assert wide.samples == [bundle.cell_lines["cell_line"][3], bundle.cell_lines["cell_line"][1]]  # not sorted
     for m in MODALITIES:
-        np.testing.assert_allclose(wide.profiles[m][row], bundle.profiles[m][1], atol=1e-5)
+        np.testing.assert_allclose(wide.profiles[m][1], bundle.profiles[m][1], atol=1e-5)
         np.testing.assert_allclose(long.profiles[m][0], bundle.profiles[m][1], atol=1e-5)
-    assert wide.imputed_genes == {m: [0, 0] for m in MODALITIES}
+    assert wide.imputed["expression"] == [0, 0] and wide.flags == ["", ""]
+
+
+def test_a_driver_panel_with_expression_is_used(bundle, schema, runtime):
+    events = runtime.features_read["drivers"]
+    assert events, "the fixture model keeps driver events"
+    expression = pl.read_csv(wide_csv(bundle, [0], modalities=("expression",)))
+    panel = expression.with_columns(pl.lit(1).alias(f"driver:{events[0]}"))
+    without, with_panel = (parse_profiles(t.write_csv().encode(), schema) for t in (expression, panel))
+    assert np.isnan(without.profiles["drivers"]).all()  # not given: unknown, not "wild type"
+    assert with_panel.profiles["drivers"][0, schema.features["drivers"].index(events[0])] == 1.0
+    assert np.abs(runtime.predict(with_panel.profiles) - runtime.predict(without.profiles)).max() > 1e-4
 
 
 def test_uploaded_profile_predicts_like_the_catalog(assets_dir, bundle):
     from drugresponse.serve.catalog import Catalog
-    from drugresponse.serve.runtime import load_runtime
     from drugresponse.serve.service import PredictionService
 
     service = PredictionService(load_runtime(assets_dir / "model.onnx", "cpu"), Catalog.load(assets_dir))
     table, report = service.predict_profile(long_csv(bundle, 2))
-    name = bundle.cell_lines["cell_line"][2]
-    expected = service.predict(name, service.drugs)
-    # the catalog stores float16 expression; an upload carries full precision
-    np.testing.assert_allclose(table["predicted ln IC50"], expected["predicted ln IC50"], atol=0.02)
-    assert table["sample"].unique().to_list() == [name]
+    expected = service.final[2]  # the shipped model on the catalog's copy of the same line
+    np.testing.assert_allclose(table["predicted ln IC50"], expected, atol=0.02)  # catalog expression is float16
+    assert table["sample"].unique().to_list() == [bundle.cell_lines["cell_line"][2]]
 
 
-def test_unknown_genes_are_counted_and_missing_genes_imputed(bundle):
-    data = wide_csv(bundle, [0], genes=list(range(len(bundle.genes) - 5)))
-    extra = pl.read_csv(data).with_columns(pl.lit(1.5).alias("expression:NOT_A_GENE"))
-    report = parse_profiles(extra.write_csv().encode(), bundle.genes)
-    assert report.unknown_genes["expression"] == 1
-    assert report.imputed_genes["expression"] == [5]
+def test_unknown_features_are_counted_and_missing_ones_imputed(bundle, schema):
+    table = pl.read_csv(wide_csv(bundle, [0], genes=list(range(len(bundle.genes) - 5))))
+    extra = table.with_columns(pl.lit(1.5).alias("expression:NOT_A_GENE"), pl.lit(1).alias("driver:NOT_AN_EVENT"))
+    report = parse_profiles(extra.write_csv().encode(), schema)
+    assert report.unknown_features["expression"] == 1 and report.unknown_features["drivers"] == 1
+    read = [bundle.genes.index(g) for g in schema.features_read["expression"]]
+    assert report.imputed["expression"] == [sum(j >= len(bundle.genes) - 5 for j in read)]
     assert np.isnan(report.profiles["mutation"][0, -5:]).all()
 
 
@@ -65,32 +89,102 @@ def test_unknown_genes_are_counted_and_missing_genes_imputed(bundle):
     (b"sample,gene,modality,value\nS1,TP53,expression,abc\n", "line 2: the value 'abc' is not a number"),
     (b"sample,gene,modality,value\nS1,TP53,methylation,1\n", "line 2: modality 'methylation'"),
     (b"sample,expression:TP53\nS1,1\nS2,x\n", "line 3: expression:TP53 value 'x'"),
+    (b"sample,gene,modality,value\nS1,TP53,expression,1\nS1,TP53,expression,2\n", "line 3: sample 'S1' has "
+                                                                                  "expression for 'TP53' more than"),
+    (b"sample,expression:TP53\nS1,1\nS1,2\n", "sample 'S1' has more than one row"),
+    (b"sample,expression:TP53,expression:TP53\nS1,1,2\n", "'expression:TP53' appears more than once"),
+    (b"sample,gene,modality,value\n,TP53,expression,1\n", "line 2: the row has no sample name"),
 ])
-def test_bad_files_are_rejected_with_the_reason(bundle, content, message):
+def test_bad_files_are_rejected_with_the_reason(schema, content, message):
     with pytest.raises(UserError, match=message):
-        parse_profiles(content, bundle.genes)
+        parse_profiles(content, schema)
 
 
-def test_raw_counts_are_rejected(bundle):
+def test_missing_value_spellings_are_missing_not_errors(bundle, schema):
+    table = pl.read_csv(wide_csv(bundle, [0]), infer_schema_length=0)
+    gene = schema.features_read["expression"][0]
+    for token in ("", "NA", "NaN", "null"):
+        report = parse_profiles(table.with_columns(pl.lit(token).alias(f"expression:{gene}")).write_csv().encode(),
+                                schema)
+        assert np.isnan(report.profiles["expression"][0, bundle.genes.index(gene)])
+
+
+def test_raw_counts_are_rejected(bundle, schema):
     table = pl.read_csv(wide_csv(bundle, [0]))
     counts = table.with_columns(pl.col(c) * 0 + 2000 for c in table.columns if c.startswith("expression:"))
     with pytest.raises(UserError, match="looks like raw counts"):
-        parse_profiles(counts.write_csv().encode(), bundle.genes)
+        parse_profiles(counts.write_csv().encode(), schema)
 
 
-def test_mutation_values_must_be_binary(bundle):
+@pytest.mark.parametrize("prefix,value,message", [("mutation", 2.0, "mutation value 2 is not allowed"),
+                                                   ("driver", 0.5, "drivers value 0.5 is not allowed")])
+def test_binary_inputs_must_be_binary(bundle, schema, prefix, value, message):
     table = pl.read_csv(wide_csv(bundle, [0]))
-    column = next(c for c in table.columns if c.startswith("mutation:"))
-    with pytest.raises(UserError, match="mutation value 2 is not allowed"):
-        parse_profiles(table.with_columns(pl.lit(2.0).alias(column)).write_csv().encode(), bundle.genes)
+    column = next(c for c in table.columns if c.startswith(prefix + ":"))
+    with pytest.raises(UserError, match=message):
+        parse_profiles(table.with_columns(pl.lit(value).alias(column)).write_csv().encode(), schema)
 
 
-def test_too_few_expression_genes_is_refused(bundle):
-    with pytest.raises(UserError, match="at least 20% are needed"):
-        parse_profiles(wide_csv(bundle, [0], genes=[0, 1, 2]), bundle.genes)
-
-
-def test_oversized_file_is_refused(bundle, monkeypatch):
+def test_oversized_file_is_refused(bundle, schema, monkeypatch):
     monkeypatch.setattr(uploads, "MAX_BYTES", 100)
     with pytest.raises(UserError, match="at most"):
-        parse_profiles(wide_csv(bundle, [0]), bundle.genes)
+        parse_profiles(wide_csv(bundle, [0]), schema)
+
+
+# Partial profiles. The fixture's model reads 200 of the slice's 300 genes. Tolerance: the mean |change| over
+# drugs must stay under 0.25 ln µM (about a third of the between-line spread of predictions) when at least
+# FLAG_BELOW of the model's genes are present; below REFUSE_BELOW the upload is refused.
+TOLERANCE = 0.25
+
+
+def _keep_expression(bundle, rows, keep_per_row):
+    table = pl.read_csv(wide_csv(bundle, rows, modalities=("expression", "drivers")))
+    for i, keep in enumerate(keep_per_row):
+        drop = [f"expression:{g}" for j, g in enumerate(bundle.genes) if j not in keep]
+        table = table.with_columns(pl.when(pl.int_range(pl.len()) == i).then(None).otherwise(pl.col(c)).alias(c)
+                                   for c in drop)
+    return table.write_csv().encode()
+
+
+def _mean_change(runtime, schema, bundle, rows, data):
+    full = runtime.predict(parse_profiles(wide_csv(bundle, rows, modalities=("expression", "drivers")),
+                                          schema).profiles)
+    partial = parse_profiles(data, schema)
+    return np.abs(runtime.predict(partial.profiles) - full).mean(axis=1), partial
+
+
+def test_model_genes_only_predicts_like_the_full_profile(bundle, schema, runtime):
+    rows = list(range(8))
+    read = {bundle.genes.index(g) for g in schema.features_read["expression"]}
+    change, report = _mean_change(runtime, schema, bundle, rows, _keep_expression(bundle, rows, [read] * len(rows)))
+    assert (change < TOLERANCE).all(), change
+    assert report.imputed["expression"] == [0] * len(rows) and report.flags == [""] * len(rows)
+
+
+def test_random_subset_of_most_model_genes_stays_close_and_is_flagged_when_short(bundle, schema, runtime):
+    rng = np.random.default_rng(0)
+    rows = list(range(8))
+    read = sorted(bundle.genes.index(g) for g in schema.features_read["expression"])
+    others = sorted(set(range(len(bundle.genes))) - set(read))
+    keep = [set(rng.choice(read, int(0.95 * len(read)), replace=False)) | set(others) for _ in rows]
+    change, report = _mean_change(runtime, schema, bundle, rows, _keep_expression(bundle, rows, keep))
+    assert (change < TOLERANCE).all(), change
+    assert report.flags == [""] * len(rows)
+    keep = [set(rng.choice(read, int(0.7 * len(read)), replace=False)) for _ in rows]
+    _, report = _mean_change(runtime, schema, bundle, rows, _keep_expression(bundle, rows, keep))
+    assert all("fewer than 90%" in f for f in report.flags)
+
+
+def test_each_samples_most_expressed_genes_only_is_refused(bundle, schema):
+    rows = list(range(4))
+    values = bundle.profiles["expression"]
+    keep = [set(np.argsort(-values[r])[: len(bundle.genes) // 4]) for r in rows]
+    with pytest.raises(UserError, match="at least 50% are needed"):
+        parse_profiles(_keep_expression(bundle, rows, keep), schema)
+
+
+def test_genes_outside_the_model_do_not_pass_the_gate(bundle, schema):
+    read = {bundle.genes.index(g) for g in schema.features_read["expression"]}
+    others = set(range(len(bundle.genes))) - read
+    with pytest.raises(UserError, match="has expression for 0 of the"):
+        parse_profiles(_keep_expression(bundle, [0], [others]), schema)

@@ -1,10 +1,14 @@
 // Run the drugresponse ONNX model in Node.js: raw profiles in, ln IC50 (natural log of IC50 in µM) out.
 //
 //   npm install --ignore-scripts      # the CPU build needs none of the install script's downloads
-//   node predict.mjs --model ../../assets/model.onnx --input profiles.json [--output predictions.json]
+//   node predict.mjs --model ../../assets/model.onnx --input profiles.json [--output predictions.json] [--repeat N]
 //
-// profiles.json: {"samples": [...], "expression": [[...]], "mutation": [[...]], "copy_number": [[...]]},
-// one row per sample, genes in the order of model.json's "genes"; null marks a missing value.
+// --repeat N times N more runs of the same input and prints {"session_ms", "predict_ms_median"} on stderr.
+//
+// profiles.json: {"samples": [...], "expression": [[...]], "mutation": [[...]], "copy_number": [[...]],
+// "drivers": [[...]]}, one row per sample, genes in the order of model.json's "genes", driver events in the order
+// of its "drivers"; null marks a missing value. A modality left out is sent as all-missing (the model imputes it;
+// an unknown driver event is never read as absent).
 // onnxruntime-node cannot read ONNX custom metadata, so drug and gene names come from the sidecar
 // model.json that `drugresponse export` writes next to the model.
 import { readFileSync, writeFileSync } from "node:fs";
@@ -25,25 +29,38 @@ const inputPath = arg("input");
 if (!inputPath) fail("--input profiles.json is required");
 const sidecar = JSON.parse(readFileSync(modelPath.replace(/\.onnx$/, ".json"), "utf8"));
 const input = JSON.parse(readFileSync(inputPath, "utf8"));
-const nGenes = sidecar.genes.length;
+if (!Array.isArray(input.samples) || input.samples.length === 0) fail("samples must be a non-empty list");
+const nSamples = input.samples.length;
 
 const feeds = {};
 for (const modality of sidecar.input_names) {
-  const rows = input[modality];
-  if (!Array.isArray(rows) || rows.length !== input.samples.length) {
-    fail(`${modality} must be a list with one row per sample`);
-  }
-  const data = new Float32Array(rows.length * nGenes);
+  const width = (modality === "drivers" ? sidecar.drivers : sidecar.genes).length;
+  const rows = input[modality] ?? input.samples.map(() => new Array(width).fill(null));
+  if (!Array.isArray(rows) || rows.length !== nSamples) fail(`${modality} must be a list with one row per sample`);
+  const data = new Float32Array(nSamples * width);
   rows.forEach((row, i) => {
-    if (row.length !== nGenes) fail(`${modality} row ${i} has ${row.length} values, expected ${nGenes}`);
-    row.forEach((v, j) => { data[i * nGenes + j] = v === null ? NaN : v; });
+    if (row.length !== width) fail(`${modality} row ${i} has ${row.length} values, expected ${width}`);
+    row.forEach((v, j) => { data[i * width + j] = v === null ? NaN : v; });
   });
-  feeds[modality] = new ort.Tensor("float32", data, [rows.length, nGenes]);
+  feeds[modality] = new ort.Tensor("float32", data, [nSamples, width]);
 }
 
+const started = performance.now();
 const session = await ort.InferenceSession.create(modelPath, { executionProviders: ["cpu"] });
+const sessionMs = performance.now() - started;
 const result = await session.run(feeds);
-const out = result[sidecar.output_name];
+const repeat = Number(arg("repeat", 0));
+if (repeat > 0) {
+  const times = [];
+  for (let k = 0; k < repeat; k++) {
+    const t = performance.now();
+    await session.run(feeds);
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  console.error(JSON.stringify({ session_ms: sessionMs, predict_ms_median: times[Math.floor(repeat / 2)] }));
+}
+const out = result[sidecar.output_names[0]];
 const nDrugs = sidecar.drugs.length;
 const lnIc50 = input.samples.map((_, i) => Array.from(out.data.slice(i * nDrugs, (i + 1) * nDrugs)));
 const payload = { units: sidecar.units, drugs: sidecar.drugs, samples: input.samples, ln_ic50: lnIc50 };

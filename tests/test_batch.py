@@ -1,0 +1,102 @@
+"""``drugresponse predict``: a cohort file in, one row per (sample, drug) out, validated exactly as the app does."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from drugresponse.cli import main
+from drugresponse.errors import UserError
+from drugresponse.serve.batch import predict_file
+from drugresponse.serve.calibration import Calibration
+from drugresponse.serve.runtime import load_runtime
+from drugresponse.serve.uploads import ProfileSchema, parse_profiles
+
+from .test_serve_uploads import long_csv, wide_csv
+
+
+@pytest.fixture(scope="module")
+def runtime(assets_dir):
+    return load_runtime(assets_dir / "model.onnx", "cpu")
+
+
+@pytest.fixture(scope="module")
+def calibration(assets_dir, runtime):
+    return Calibration.load(assets_dir / "evaluation", runtime.drugs)
+
+
+def test_every_layout_and_format_gives_the_apps_numbers(bundle, runtime, calibration, tmp_path):
+    rows = list(range(7))
+    (tmp_path / "cohort.csv").write_bytes(wide_csv(bundle, rows))
+    pl.read_csv(tmp_path / "cohort.csv").write_parquet(tmp_path / "cohort.parquet")
+    (tmp_path / "long.csv").write_bytes(long_csv(bundle, 0) + b"".join(long_csv(bundle, r).split(b"\n", 1)[1]
+                                                                       for r in rows[1:3]))
+    outputs = {}
+    for name in ("cohort.csv", "cohort.parquet", "long.csv"):
+        for suffix in (".parquet", ".csv"):
+            out = tmp_path / f"{name}.out{suffix}"
+            report = predict_file(runtime, calibration, tmp_path / name, out, chunk=3, progress=False)
+            assert report["drugs"] == len(runtime.drugs)
+            outputs[(name, suffix)] = pl.read_parquet(out) if suffix == ".parquet" else pl.read_csv(out)
+    expected = runtime.predict(parse_profiles(wide_csv(bundle, rows), ProfileSchema.of(runtime)).profiles)
+    for (name, _), table in outputs.items():
+        n = 3 if name == "long.csv" else 7
+        assert table.columns == ["sample", "drug", "ln_ic50", "ic50_um", "interval_low", "interval_high", "percentile",
+                                 "call", "flag"]
+        assert table["sample"].unique(maintain_order=True).to_list() == bundle.cell_lines["cell_line"][:n].to_list()
+        np.testing.assert_allclose(table["ln_ic50"].to_numpy().reshape(n, -1), expected[:n], atol=1e-5)
+        np.testing.assert_allclose(table["ic50_um"], np.exp(table["ln_ic50"]), rtol=1e-5)
+
+
+def test_chunk_size_does_not_change_the_output(bundle, runtime, calibration, tmp_path):
+    (tmp_path / "cohort.csv").write_bytes(wide_csv(bundle, list(range(10))))
+    for chunk in (1, 4, 100):
+        predict_file(runtime, calibration, tmp_path / "cohort.csv", tmp_path / f"out{chunk}.parquet", chunk, False)
+    first = pl.read_parquet(tmp_path / "out1.parquet")
+    for chunk in (4, 100):
+        assert pl.read_parquet(tmp_path / f"out{chunk}.parquet").equals(first)
+
+
+def test_a_bad_sample_gets_the_apps_message_and_leaves_no_output(bundle, runtime, calibration, tmp_path):
+    table = pl.read_csv(wide_csv(bundle, list(range(6))), infer_schema_length=0)
+    column = next(c for c in table.columns if c.startswith("expression:"))
+    table = table.with_columns(pl.when(pl.int_range(pl.len()) == 4).then(pl.lit("x")).otherwise(pl.col(column))
+                               .alias(column))
+    table.write_csv(tmp_path / "bad.csv")
+    with pytest.raises(UserError) as app_error:
+        parse_profiles(table.write_csv().encode(), ProfileSchema.of(runtime))
+    with pytest.raises(UserError) as cli_error:
+        predict_file(runtime, calibration, tmp_path / "bad.csv", tmp_path / "out.parquet", chunk=2, progress=False)
+    assert str(cli_error.value) == str(app_error.value) == f"line 6: {column} value 'x' is not a number."
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
+
+
+def test_a_sample_repeated_across_chunks_is_refused(bundle, runtime, calibration, tmp_path):
+    table = pl.read_csv(wide_csv(bundle, [0, 1, 2]))
+    pl.concat([table, table.head(1)]).write_csv(tmp_path / "twice.csv")
+    with pytest.raises(UserError, match="appears in more than one place"):
+        predict_file(runtime, calibration, tmp_path / "twice.csv", tmp_path / "o.csv", chunk=2, progress=False)
+
+
+def test_cli_predict_with_the_int8_model(assets_dir, bundle, tmp_path, capsys):
+    (tmp_path / "cohort.csv").write_bytes(wide_csv(bundle, [0, 1]))
+    code = main(["predict", str(tmp_path / "cohort.csv"), "-o", str(tmp_path / "out.parquet"), "--model",
+                 str(assets_dir / "model_int8.onnx"), "--quiet"])
+    assert code == 0 and "2 samples x" in capsys.readouterr().out
+    int8 = pl.read_parquet(tmp_path / "out.parquet")["ln_ic50"].to_numpy()
+    float32 = load_runtime(assets_dir / "model.onnx", "cpu").predict(
+        parse_profiles(wide_csv(bundle, [0, 1]), ProfileSchema.of(load_runtime(assets_dir / "model.onnx"))).profiles)
+    assert np.abs(int8 - float32.ravel()).max() < 0.1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.csv", "-o", "out.parquet"], "no input file"),
+    (["in.txt", "-o", "out.parquet"], "must end in .csv or .parquet"),
+    (["in.csv", "-o", "out.json"], "must end in .csv or .parquet"),
+    (["in.csv", "-o", "in.csv"], "would overwrite the input"),
+])
+def test_cli_refusals_are_messages(assets_dir, tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.csv").write_text("sample,expression:A\nS,1\n")
+    (tmp_path / "in.txt").write_text("x")
+    assert main(["predict", *args, "--model", str(assets_dir / "model.onnx"), "--quiet"]) == 2
+    assert message in capsys.readouterr().err
