@@ -33,7 +33,8 @@ from drugresponse.train import metrics
 from drugresponse.train.bundle import MODALITIES, Bundle, bundle_dir, is_valid_bundle
 from drugresponse.train.evaluate import make_predictor
 from drugresponse.train.matrix import load_matrix
-from drugresponse.train.splits import load_folds
+from drugresponse.train.parallel import set_threads
+from drugresponse.train.splits import load_folds, train_mask
 from machine import describe  # benchmarks/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    set_threads(1)  # as the evaluation runs every fit, so the fold models are the evaluated ones
 
     folds_file = RESULTS / "folds" / f"{DATASET}_{SPLIT}_seed{SEED}.parquet"
     oof_file = RESULTS / f"{DATASET}_{SPLIT}_predictions.parquet"
@@ -73,7 +74,7 @@ def main() -> None:
     per_fold, start = [], time.perf_counter()
     for fold in args.folds:
         test = folds == fold
-        predictor = make_predictor(MODEL, "full").fit(matrix, (folds >= 0) & ~test, SPLIT, SEED * 100 + fold)
+        predictor = make_predictor(MODEL, "full").fit(matrix, train_mask(folds, fold), SPLIT, SEED * 100 + fold)
         rows = np.nonzero(test.any(axis=1))[0]
         held_out = {m: matrix.profiles[m][rows] for m in MODALITIES}
         model = predictor.model_.eval()

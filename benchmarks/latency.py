@@ -7,7 +7,8 @@ training code's modules, onnxruntime through the baked graph): PyTorch eager, on
 float32 model and with its int8 variant (``model_int8.onnx`` beside ``--model``), each opened the way
 the app opens it (``serve.runtime.load_runtime``: ORT_ENABLE_ALL, intra-op threads as measured,
 one inter-op thread, CPU provider). Batch sizes 1, 32 and 1,024 cell lines (each prediction = all
-drugs), 1 and 2 threads; warm-up, then repetitions until at least ``--min-seconds`` and
+drugs), 1 and 2 threads, and the explanation graph (``model_explain.onnx``: one sample's contributions to
+one drug) at batch 1 beside them; warm-up, then repetitions until at least ``--min-seconds`` and
 ``--min-reps``, interleaved so that machine noise hits every runtime alike. Then onnxruntime's
 profiler splits a batch-1, one-thread call into its nodes (latency_profile.md). With a CUDA
 provider, the onnxruntime rows are repeated on the GPU; without one the output says "no GPU".
@@ -28,10 +29,10 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from drugresponse.export.onnx_export import int8_path
+from drugresponse.export.onnx_export import explain_path, int8_path
 from drugresponse.errors import UserError
 from drugresponse.paths import default_data_dir
-from drugresponse.serve.runtime import load_runtime
+from drugresponse.serve.runtime import load_runtime, session_options
 from drugresponse.train.bundle import MODALITIES, Bundle, bundle_dir, is_valid_bundle
 from drugresponse.train.checkpoint import load_checkpoint
 from machine import describe  # benchmarks/machine.py, beside this script
@@ -129,12 +130,17 @@ def main() -> None:
     for path in models.values():
         if not path.is_file():
             raise UserError(f"no model at {path}; `drugresponse export` writes both files.")
+    explainer = explain_path(args.model)
+    if not explainer.is_file():
+        raise UserError(f"no explanation graph at {explainer}; `drugresponse export` writes it.")
     touched = {name: weight_bytes_per_call(path) for name, path in models.items()}
     bandwidth = memory_bandwidth_gbs()
     records = []
     for threads in THREADS:
         torch.set_num_threads(threads)
         sessions = {name: load_runtime(path, "cpu", threads).session for name, path in models.items()}
+        explain_session = ort.InferenceSession(str(explainer), session_options(threads),
+                                               providers=["CPUExecutionProvider"])
         for batch in BATCHES:
             rows = np.arange(batch) % n
             feed = {m: np.ascontiguousarray(profiles[m][rows]) for m in MODALITIES}
@@ -146,6 +152,9 @@ def main() -> None:
 
             calls = {"torch": torch_call}
             calls.update({name: (lambda s=s: s.run(None, feed)) for name, s in sessions.items()})
+            if batch == 1:
+                explain_feed = {**feed, "drug": np.zeros(1, dtype=np.int64)}
+                calls["onnxruntime-explain (one drug)"] = lambda: explain_session.run(None, explain_feed)
             runs = timed(calls, args.min_seconds, args.min_reps)
             torch_p50 = float(np.median(runs["torch"]))
             for runtime, samples in runs.items():
@@ -186,6 +195,12 @@ def _latency_table(payload: dict) -> str:
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['runtime']} | {r['batch']} | {r['threads']} | {r['p50_us']:,.1f} | {r['p99_us']:,.1f} | "
               f"{r['per_second']:,.0f} | {r['ratio_vs_torch']:.2f}x |" for r in payload["records"]]
+    by = {(r["runtime"], r["batch"], r["threads"]): r["p50_us"] for r in payload["records"]}
+    for threads in sorted({r["threads"] for r in payload["records"]}):
+        explain, predict = by.get(("onnxruntime-explain (one drug)", 1, threads)), by.get(("onnxruntime-fp32", 1, threads))
+        if explain and predict:
+            lines.append(f"\nExplaining one sample for one drug, batch 1, {threads} thread(s): {explain:,.0f} µs p50, "
+                         f"{explain / predict:.1f}x the float32 prediction of all drugs ({predict:,.0f} µs).")
     machine, size, touched = payload["machine"], payload["model_bytes"], payload["weight_bytes_per_call"]
     lines += ["", f"{machine['cpu']}, {machine['cores']} cores, {payload['date']}; Python {machine['python']}, "
               f"torch {machine['torch']}, onnxruntime {machine['onnxruntime']}. Model files: float32 "

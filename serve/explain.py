@@ -55,8 +55,11 @@ class Explainer:
         meta = {k: json.loads(v) for k, v in self.session.get_modelmeta().custom_metadata_map.items()}
         self.features, self.method = meta["contribution_features"], meta["explanation"]
         self.runtime = runtime
-        # the GDSC lines' values of every feature, for "where does this sample sit"
-        self.reference = np.sort(self._run(catalog_profiles, 0)[3], axis=0)
+        # the GDSC lines' values of every feature, for "where does this sample sit" (in chunks: the graph holds
+        # every integration step of a batch in memory)
+        n = len(catalog_profiles["expression"])
+        values = [self._run({m: v[i:i + 64] for m, v in catalog_profiles.items()}, 0)[3] for i in range(0, n, 64)]
+        self.reference = np.sort(np.concatenate(values), axis=0)
 
     def _run(self, profiles: dict[str, np.ndarray], drug: int):
         feed = self.runtime.feed(profiles)

@@ -116,8 +116,8 @@ def drug_features(catalog: Catalog, drug: str, top: int = 15) -> pd.DataFrame:
     part = table.filter(pl.col("drug") == drug).sort("rank").head(top)
     return pd.DataFrame({
         "feature": [readable(f) for f in part["feature"]],
-        "mean |contribution| (ln µM)": part["mean_abs_contribution"].round(3).to_list(),
-        "mean contribution (ln µM)": part["mean_contribution"].round(3).to_list(),
+        "mean |contribution| (ln µM)": part["mean_abs_contribution"].cast(pl.Float64).round(3).to_list(),
+        "mean contribution (ln µM)": part["mean_contribution"].cast(pl.Float64).round(3).to_list(),
         "model feature": part["feature"].to_list()})
 
 

@@ -1,4 +1,4 @@
-"""The model and assets committed in assets/: what a fresh clone serves without training."""
+"""The model and assets committed in assets/: what a fresh clone, a Space and a wheel serve without training."""
 
 import json
 
@@ -9,6 +9,16 @@ import pytest
 from drugresponse.paths import ASSETS_DIR
 
 pytestmark = pytest.mark.skipif(not (ASSETS_DIR / "model.onnx").is_file(), reason="no committed model")
+MODALITIES = ("expression", "mutation", "copy_number", "drivers")
+
+
+@pytest.fixture(scope="module")
+def service():
+    from drugresponse.serve.catalog import Catalog
+    from drugresponse.serve.runtime import load_runtime
+    from drugresponse.serve.service import PredictionService
+
+    return PredictionService(load_runtime(ASSETS_DIR / "model.onnx", "cpu"), Catalog.load(ASSETS_DIR))
 
 
 def test_every_asset_is_under_10_mb():
@@ -17,20 +27,45 @@ def test_every_asset_is_under_10_mb():
             assert path.stat().st_size < 10 * 1024 * 1024, path
 
 
-def test_sidecar_matches_the_onnx_metadata():
-    meta = {p.key: json.loads(p.value) for p in onnx.load(str(ASSETS_DIR / "model.onnx")).metadata_props}
-    sidecar = json.loads((ASSETS_DIR / "model.json").read_text())
-    assert {k: sidecar[k] for k in meta} == meta
-    assert len(meta["genes"]) == 6163 and len(meta["drugs"]) >= 280
+def test_sidecars_match_the_onnx_metadata():
+    for name in ("model", "model_int8", "model_explain"):
+        meta = {p.key: json.loads(p.value) for p in onnx.load(str(ASSETS_DIR / f"{name}.onnx")).metadata_props}
+        sidecar = json.loads((ASSETS_DIR / f"{name}.json").read_text())
+        assert {k: sidecar[k] for k in meta} == meta
+        assert len(meta["genes"]) == 6163 and len(meta["drivers"]) == 678 and len(meta["drugs"]) >= 280
 
 
-def test_committed_app_predicts_every_cell_line():
-    from drugresponse.serve.catalog import Catalog
-    from drugresponse.serve.runtime import load_runtime
-    from drugresponse.serve.service import PredictionService
+def test_the_inputs_the_readme_names_are_the_ones_that_change_the_output(service):
+    """The README says: expression of 2,000 genes and driver events; mutation and copy number accepted, ignored."""
+    runtime = service.runtime
+    assert runtime.reads == {"expression": True, "mutation": False, "copy_number": False, "drivers": True}
+    assert len(runtime.features_read["expression"]) == 2000
+    profiles = {m: v[:20] for m, v in service.catalog.profiles.items()}
+    base = runtime.predict(profiles)
+    for modality in MODALITIES:
+        unknown = dict(profiles, **{modality: np.full_like(profiles[modality], np.nan)})
+        assert (np.abs(runtime.predict(unknown) - base).max() > 1e-3) == runtime.reads[modality], modality
 
-    service = PredictionService(load_runtime(ASSETS_DIR / "model.onnx", "cpu"), Catalog.load(ASSETS_DIR))
-    assert service.reference.shape == (len(service.catalog.names()), len(service.drugs))
-    assert np.isfinite(service.reference).all()
-    ranking = service.rank_drugs("A549")
-    assert ranking.height == len(service.drugs)
+
+def test_committed_app_predicts_every_cell_line(service):
+    assert service.final.shape == (len(service.catalog.names()), len(service.drugs))
+    assert np.isfinite(service.final).all()
+    trained = set(service.runtime.metadata["trained_on"])
+    held_out = ~np.isnan(service.held_out).all(axis=1)
+    assert held_out.all()  # every listed line has an honest prediction: held out in LCO, or never trained on
+    assert service.rank_drugs("A549").height == len(service.drugs)
+    assert len(trained) >= 900
+
+
+def test_canonical_events_rank_among_the_top_contributions_for_carriers():
+    """The biology check of the explanation graph (benchmarks/explain_check.py) on the committed files."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.explain_check import hit_rates
+
+    rows = {r["drug"]: r for r in hit_rates(ASSETS_DIR)}
+    for drug in ("Dabrafenib", "Lapatinib", "Nutlin-3a (-)", "Nilotinib"):
+        assert rows[drug]["carrier_lines"] >= 5, drug
+        assert rows[drug]["hit_rate"] > 0.5, rows[drug]

@@ -151,3 +151,17 @@ def test_an_interrupted_evaluation_writes_nothing(matrix, tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         evaluate(matrix, EvaluationConfig(split="lco", n_folds=3, preset="quick", models=("ridge_per_drug",)), tmp_path)
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["GDSC2_lco_seed0.parquet"]  # the folds only
+
+
+def test_tree_baseline_chooses_its_setting_on_training_lines_and_predicts_every_drug(matrix):
+    from drugresponse.train.trees import SETTINGS, GradientBoostingPerDrug
+
+    folds = make_folds(matrix, "lco", 3, seed=0)
+    model = GradientBoostingPerDrug(tuning_drugs=4).fit(matrix, train_mask(folds, 0), "lco", seed=1)
+    assert model.setting_ in SETTINGS
+    rows = np.nonzero((folds == 0).any(axis=1))[0]
+    predicted = model.predict(matrix, rows)
+    assert predicted.shape == (len(rows), len(matrix.drugs)) and np.isfinite(predicted).all()
+    train_rows = np.nonzero(train_mask(folds, 0).any(axis=1))[0]
+    carriers = np.nansum(matrix.profiles["drivers"][train_rows][:, model.events_], axis=0)
+    assert (carriers >= model.min_carriers).all()

@@ -112,7 +112,8 @@ def markdown_table(records: list[dict]) -> str:
     head = ("| model | baseline | RMSE | MAE | R² | Pearson | Spearman | per-drug Pearson | per-drug Spearman | pairs |\n"
             "|---|---|---|---|---|---|---|---|---|---|\n")
     fmt = lambda v: "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3f}"  # noqa: E731
-    rows = [f"| {r['model']} | {'yes' if r['baseline'] else 'no'} | {fmt(r['rmse'])} | {fmt(r['mae'])} | {fmt(r['r2'])} "
+    kind = lambda r: "yes" if r["baseline"] else "ablation" if r.get("ablation") else "no"  # noqa: E731
+    rows = [f"| {r['model']} | {kind(r)} | {fmt(r['rmse'])} | {fmt(r['mae'])} | {fmt(r['r2'])} "
             f"| {fmt(r['pearson'])} | {fmt(r['spearman'])} | {fmt(r['per_drug_pearson'])} | "
             f"{fmt(r['per_drug_spearman'])} | {r['n_pairs']:,} |" for r in records]
     return head + "\n".join(rows) + "\n"

@@ -157,7 +157,10 @@ def fit_model(matrix: ResponseMatrix, train_mask: np.ndarray, config: ModelConfi
     ridge, n_expr = None, len(scaling.genes["expression"])
     x = features[:, :n_expr].numpy()
     fit = fit_ridge_per_drug(x[train_rows], z_np[train_rows], train_mask[train_rows], RIDGE_ALPHAS, loo=True)
-    ridge_loo = z_np[train_rows] - fit.loo_residuals  # [alphas, rows, drugs] out-of-sample ridge predictions
+    if split == "lto":  # a held-out line's tissue group must be unseen too, as it is for the members
+        ridge_loo = _ridge_by_parts(x, z_np, train_mask, parts, train_rows)
+    else:  # leave-one-out holds out a line (LCO) or a pair (LPO), as the members' parts do
+        ridge_loo = z_np[train_rows] - fit.loo_residuals  # [alphas, rows, drugs] out-of-sample ridge predictions
     a, history.ridge_weight = _choose_blend(out_of_sample[train_rows], ridge_loo, z_np[train_rows],
                                             train_mask[train_rows], config.blend_ridge)
     history.ridge_alpha = RIDGE_ALPHAS[a]
@@ -180,6 +183,21 @@ def fit_model(matrix: ResponseMatrix, train_mask: np.ndarray, config: ModelConfi
     round_weights_to_half(model)  # the shipped ONNX file stores float16 weights: evaluate exactly those
     model.eval()
     return model, history
+
+
+def _ridge_by_parts(x: np.ndarray, z: np.ndarray, train_mask: np.ndarray, parts: list[np.ndarray],
+                    train_rows: np.ndarray) -> np.ndarray:
+    """Out-of-sample ridge predictions [alphas, train rows, drugs], each part predicted by a fit on the others."""
+    out = np.full((len(RIDGE_ALPHAS), len(train_rows), z.shape[1]), np.nan)
+    position = {row: i for i, row in enumerate(train_rows)}
+    for part in parts:
+        held = np.nonzero(part.any(axis=1))[0]
+        fit_mask = train_mask & ~part
+        rows = np.nonzero(fit_mask.any(axis=1))[0]
+        fit = fit_ridge_per_drug(x[rows], z[rows], fit_mask[rows], RIDGE_ALPHAS)
+        index = [position[r] for r in held]
+        out[:, index] = np.einsum("rf,afd->ard", x[held].astype(np.float64), fit.weights) + fit.intercepts[:, None, :]
+    return out
 
 
 def _choose_blend(network: np.ndarray, ridge: np.ndarray, target: np.ndarray, mask: np.ndarray,

@@ -20,8 +20,8 @@ from .matrix import ResponseMatrix
 from .ridge import top_variance_genes
 from .splits import inner_split
 
-SETTINGS = (  # (genes, learning rate, max leaf nodes)
-    (500, 0.05, 7), (500, 0.1, 15), (1000, 0.05, 15),
+SETTINGS = (  # (genes, learning rate, max leaf nodes); kept small: each is fitted for every drug of every fold
+    (250, 0.05, 7), (500, 0.05, 7), (500, 0.1, 15),
 )
 
 

@@ -1,0 +1,100 @@
+"""Throughput of ``drugresponse predict`` on a 10,000-sample cohort against bare onnxruntime on the same arrays.
+
+    python benchmarks/batch_throughput.py [--samples 10000] [--model assets/model.onnx]
+
+The cohort is cut from real GDSC profiles (the committed catalog's lines, drawn with replacement and renamed),
+written as a wide parquet file with each sample's expression and driver events (what a cohort export holds).
+Three timings in one run, each the median of ``--repeats``: bare onnxruntime on the arrays already in memory
+(same session options, same chunk size), ``predict_file`` end to end (read parquet, validate as the app does,
+predict, write the parquet output), and the same with the output written as CSV. Writes
+``batch_throughput.json`` and ``batch_throughput.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks.machine import describe  # noqa: E402
+
+
+def cohort(catalog, runtime, n: int, path: Path) -> dict:
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, catalog.cell_lines.height, size=n)
+    expression = catalog.profiles["expression"][rows]
+    drivers = catalog.profiles["drivers"][rows]
+    columns = {"sample": [f"sample_{i:05d}" for i in range(n)]}
+    columns.update({f"expression:{g}": expression[:, j] for j, g in enumerate(runtime.genes)})
+    columns.update({f"driver:{e}": drivers[:, j] for j, e in enumerate(runtime.driver_names)})
+    pl.DataFrame(columns).write_parquet(path, compression="zstd")
+    return {"expression": expression, "drivers": drivers}
+
+
+def bare(runtime, arrays: dict, chunk: int) -> None:
+    n = len(arrays["expression"])
+    for start in range(0, n, chunk):
+        runtime.predict({m: v[start:start + chunk] for m, v in arrays.items()})
+
+
+def main() -> None:
+    from drugresponse.paths import ASSETS_DIR
+    from drugresponse.serve.batch import CHUNK, predict_file
+    from drugresponse.serve.calibration import Calibration
+    from drugresponse.serve.catalog import Catalog
+    from drugresponse.serve.runtime import load_runtime
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--model", type=Path, default=ASSETS_DIR / "model.onnx")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--provider", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    runtime = load_runtime(args.model, args.provider, threads=0)
+    catalog = Catalog.load(args.model.parent)
+    calibration = Calibration.load(args.model.parent / "evaluation", runtime.drugs)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "cohort.parquet"
+        arrays = cohort(catalog, runtime, args.samples, source)
+        size = source.stat().st_size
+        timings = {"bare onnxruntime (arrays in memory)": [], "drugresponse predict -> parquet": [],
+                   "drugresponse predict -> csv": []}
+        for _ in range(args.repeats):  # interleaved, so drift on a shared machine hits every row alike
+            start = time.perf_counter()
+            bare(runtime, arrays, CHUNK)
+            timings["bare onnxruntime (arrays in memory)"].append(time.perf_counter() - start)
+            for suffix in ("parquet", "csv"):
+                start = time.perf_counter()
+                predict_file(runtime, calibration, source, Path(tmp) / f"out.{suffix}", CHUNK, progress=False)
+                timings[f"drugresponse predict -> {suffix}"].append(time.perf_counter() - start)
+    base = statistics.median(timings["bare onnxruntime (arrays in memory)"])
+    rows = [{"path": name, "seconds": statistics.median(t), "profiles_per_second": args.samples / statistics.median(t),
+             "ratio_to_bare": statistics.median(t) / base} for name, t in timings.items()]
+    meta = {"samples": args.samples, "drugs": len(runtime.drugs), "model": args.model.name, "input_bytes": size,
+            "chunk": CHUNK, "provider": runtime.provider, "repeats": args.repeats,
+            "machine": describe(onnxruntime=__import__("onnxruntime").__version__, polars=pl.__version__)}
+    (args.out / "batch_throughput.json").write_text(json.dumps({**meta, "rows": rows}, indent=1) + "\n")
+    lines = ["| path | seconds (median) | profiles/s | time vs bare onnxruntime |", "|---|---|---|---|"]
+    lines += [f"| {r['path']} | {r['seconds']:.2f} | {r['profiles_per_second']:,.0f} | {r['ratio_to_bare']:.2f}x |"
+              for r in rows]
+    m = meta["machine"]
+    lines += ["", f"{args.samples:,} profiles cut from real GDSC lines (expression and driver events, wide parquet, "
+              f"{size / 1e6:.0f} MB), {len(runtime.drugs)} drugs each, `{args.model.name}`, {runtime.provider}, chunks of "
+              f"{CHUNK}, all cores; median of {args.repeats} interleaved runs. {m['cpu']}, {m['cores']} cores; Python "
+              f"{m['python']}, onnxruntime {m['onnxruntime']}, polars {m['polars']}.", ""]
+    (args.out / "batch_throughput.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
