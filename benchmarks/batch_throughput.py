@@ -69,24 +69,32 @@ def main() -> None:
         size = source.stat().st_size
         timings = {"bare onnxruntime (arrays in memory)": [], "drugresponse predict -> parquet": [],
                    "drugresponse predict -> csv": []}
+        stages = {}
         for _ in range(args.repeats):  # interleaved, so drift on a shared machine hits every row alike
             start = time.perf_counter()
             bare(runtime, arrays, CHUNK)
             timings["bare onnxruntime (arrays in memory)"].append(time.perf_counter() - start)
             for suffix in ("parquet", "csv"):
                 start = time.perf_counter()
-                predict_file(runtime, calibration, source, Path(tmp) / f"out.{suffix}", CHUNK, progress=False)
+                report = predict_file(runtime, calibration, source, Path(tmp) / f"out.{suffix}", CHUNK, progress=False)
                 timings[f"drugresponse predict -> {suffix}"].append(time.perf_counter() - start)
+                stages.setdefault(suffix, []).append(report["seconds"])
     base = statistics.median(timings["bare onnxruntime (arrays in memory)"])
     rows = [{"path": name, "seconds": statistics.median(t), "profiles_per_second": args.samples / statistics.median(t),
              "ratio_to_bare": statistics.median(t) / base} for name, t in timings.items()]
-    meta = {"samples": args.samples, "drugs": len(runtime.drugs), "model": args.model.name, "input_bytes": size,
+    breakdown = {suffix: {stage: statistics.median(run[stage] for run in runs) for stage in runs[0]}
+                 for suffix, runs in stages.items()}
+    meta = {"stage_seconds": breakdown, "samples": args.samples, "drugs": len(runtime.drugs), "model": args.model.name, "input_bytes": size,
             "chunk": CHUNK, "provider": runtime.provider, "repeats": args.repeats,
             "machine": describe(onnxruntime=__import__("onnxruntime").__version__, polars=pl.__version__)}
     (args.out / "batch_throughput.json").write_text(json.dumps({**meta, "rows": rows}, indent=1) + "\n")
     lines = ["| path | seconds (median) | profiles/s | time vs bare onnxruntime |", "|---|---|---|---|"]
     lines += [f"| {r['path']} | {r['seconds']:.2f} | {r['profiles_per_second']:,.0f} | {r['ratio_to_bare']:.2f}x |"
               for r in rows]
+    lines += ["", "Where `drugresponse predict` spends its time (median seconds): " + "; ".join(
+        f"-> {suffix}: " + ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in parts.items())
+        for suffix, parts in breakdown.items()) + " (read: decode and lay out the input; validate: the app's checks; "
+        "predict: onnxruntime, percentiles and intervals; write: the output file)."]
     m = meta["machine"]
     lines += ["", f"{args.samples:,} profiles cut from real GDSC lines (expression and driver events, wide parquet, "
               f"{size / 1e6:.0f} MB), {len(runtime.drugs)} drugs each, `{args.model.name}`, {runtime.provider}, chunks of "

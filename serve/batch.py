@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import csv
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
@@ -41,25 +41,21 @@ def _format(path: Path, what: str) -> str:
 def _columns(path: Path, suffix: str) -> list[str]:
     try:
         if suffix == ".parquet":
-            return pq.read_schema(path).names
+            return pl.read_parquet_schema(path).names()
         with open(path, newline="") as handle:
             return next(csv.reader(handle))
     except StopIteration:
         raise UserError(f"{path} is empty; expected a header row and one or more samples.") from None
-    except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
+    except (OSError, pa.ArrowException, pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read {path}: {exc}") from exc
 
 
-def _wide_chunks(path: Path, suffix: str, columns: list[str], chunk: int) -> Iterator[tuple[pl.DataFrame, int]]:
-    """(chunk, file line of its first row) for the wide layout, streamed."""
+def _wide_chunks(path: Path, suffix: str, chunk: int) -> Iterator[tuple[pl.DataFrame, int]]:
+    """(chunk, file line of its first row) for the wide layout, streamed by polars' streaming engine."""
+    # CSV: every column as text, the checks parse numbers themselves, as for an upload
+    scan = pl.scan_parquet(path) if suffix == ".parquet" else pl.scan_csv(path, infer_schema=False)
     line = 2
-    if suffix == ".parquet":
-        batches = pq.ParquetFile(path).iter_batches(batch_size=chunk)
-    else:  # every column as text: the checks parse numbers themselves, as for an upload
-        batches = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24),
-                                 convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}))
-    for batch in batches:
-        frame = pl.from_arrow(pa.Table.from_batches([batch]))
+    for frame in scan.collect_batches(chunk_size=chunk):
         for start in range(0, frame.height, chunk):
             yield frame.slice(start, chunk), line + start
         line += frame.height
@@ -89,43 +85,53 @@ class OutputFile:
         self.tmp = path.with_name(f".{path.name}.partial")
         self.writer = None
 
-    def write(self, table: pl.DataFrame) -> None:
+    def write(self, table: pa.Table) -> None:
         if self.suffix == ".parquet":
-            arrow = table.to_arrow()
             if self.writer is None:
-                self.writer = pq.ParquetWriter(self.tmp, arrow.schema, compression="zstd")
-            self.writer.write_table(arrow)
-        else:
+                self.writer = pq.ParquetWriter(self.tmp, table.schema, compression="snappy", use_dictionary=DICTIONARY)
+            self.writer.write_table(table)
+        else:  # polars quotes a field only when it must (pyarrow quotes every string)
             with open(self.tmp, "a" if self.writer else "w") as handle:
-                table.write_csv(handle, include_header=self.writer is None)
+                pl.from_arrow(table).write_csv(handle, include_header=self.writer is None)
             self.writer = True
 
-    def commit(self) -> None:
+    def _close(self) -> None:
         if self.suffix == ".parquet" and self.writer is not None:
             self.writer.close()
+
+    def commit(self) -> None:
+        self._close()
         self.tmp.replace(self.path)
 
     def abort(self) -> None:
-        if self.suffix == ".parquet" and self.writer is not None:
-            self.writer.close()
+        self._close()
         self.tmp.unlink(missing_ok=True)
 
 
+CALLS = pa.array(["sensitive", "intermediate", "resistant", "n/a"])
+DICTIONARY = ["sample", "drug", "call", "flag"]  # the text columns; numbers are not worth a dictionary
+
+
 def score_table(runtime: ModelRuntime, calibration: Calibration, samples: list[str], profiles: dict,
-                flags: list[str]) -> pl.DataFrame:
-    """One row per (sample, drug), numbers only (the app's table, in machine-friendly columns)."""
+                flags: list[str]) -> pa.Table:
+    """One row per (sample, drug), numbers only (the app's table, in machine-friendly columns); names stored once
+    each (dictionary-encoded), so a cohort's output costs little beyond its numbers."""
     predictions = runtime.predict(profiles).astype(np.float64)
     lower, upper = calibration.interval(predictions)
     percentile = calibration.percentile(predictions)
-    n, drugs = len(samples), runtime.drugs
-    calls = np.where(percentile < 20, "sensitive", np.where(percentile > 80, "resistant", "intermediate"))
-    return pl.DataFrame({
-        "sample": np.repeat(np.asarray(samples, dtype=object), len(drugs)).astype(str),
-        "drug": np.tile(np.asarray(drugs, dtype=object), n).astype(str),
-        "ln_ic50": predictions.ravel(), "ic50_um": np.exp(predictions).ravel(),
-        "interval_low": lower.ravel(), "interval_high": upper.ravel(),
-        "percentile": percentile.ravel(), "call": np.where(np.isnan(percentile), "n/a", calls).ravel(),
-        "flag": np.repeat(np.asarray(flags, dtype=object), len(drugs)).astype(str),
+    n, n_drugs = len(samples), len(runtime.drugs)
+    rows = np.repeat(np.arange(n, dtype=np.int32), n_drugs)
+    call = np.where(np.isnan(percentile), 3, np.where(percentile < 20, 0, np.where(percentile > 80, 2, 1)))
+    flag_values, flag_codes = np.unique(np.asarray(flags, dtype=object).astype(str), return_inverse=True)
+    return pa.table({
+        "sample": pa.DictionaryArray.from_arrays(rows, pa.array(samples, pa.string())),
+        "drug": pa.DictionaryArray.from_arrays(np.tile(np.arange(n_drugs, dtype=np.int32), n),
+                                               pa.array(runtime.drugs, pa.string())),
+        "ln_ic50": predictions.ravel().astype(np.float32), "ic50_um": np.exp(predictions).ravel().astype(np.float32),
+        "interval_low": lower.ravel().astype(np.float32), "interval_high": upper.ravel().astype(np.float32),
+        "percentile": percentile.ravel().astype(np.float32),
+        "call": pa.DictionaryArray.from_arrays(call.ravel().astype(np.int32), CALLS),
+        "flag": pa.DictionaryArray.from_arrays(flag_codes.astype(np.int32)[rows], pa.array(flag_values, pa.string())),
     })
 
 
@@ -142,14 +148,17 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
     if out.resolve() == source.resolve():
         raise UserError("the output would overwrite the input; choose another -o.")
     schema, reader = ProfileSchema.of(runtime), Layout(ProfileSchema.of(runtime))
-    chunks = (_wide_chunks(source, suffix, columns, chunk) if layout == "wide"
+    chunks = (_wide_chunks(source, suffix, chunk) if layout == "wide"
               else _long_chunks(source, suffix, chunk))
     output, seen, flagged = OutputFile(out), set(), 0
+    stages = dict.fromkeys(("read", "validate", "predict", "write"), 0.0)  # seconds, for the benchmark's breakdown
+    clock = time.perf_counter()
     bar = tqdm(total=count_samples(source, suffix, layout), unit="sample", desc="scoring", file=sys.stderr,
                disable=not progress)
     try:
         for table, lines in chunks:
             samples, profiles, unknown = getattr(reader, layout)(table, lines)
+            clock = _lap(stages, "read", clock)
             repeated = seen.intersection(samples)
             if repeated:
                 raise UserError(f"sample {sorted(repeated)[0]!r} appears in more than one place; sample names must "
@@ -157,7 +166,11 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
             seen.update(samples)
             report = validate(samples, profiles, unknown, schema)
             flagged += sum(bool(f) for f in report.flags)
-            output.write(score_table(runtime, calibration, samples, profiles, report.flags))
+            clock = _lap(stages, "validate", clock)
+            scored = score_table(runtime, calibration, samples, profiles, report.flags)
+            clock = _lap(stages, "predict", clock)
+            output.write(scored)
+            clock = _lap(stages, "write", clock)
             bar.update(len(samples))
         if not seen:
             raise UserError(f"{source} has a header but no samples.")
@@ -168,4 +181,10 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
     finally:
         bar.close()
     return {"samples": len(seen), "drugs": len(runtime.drugs), "rows": len(seen) * len(runtime.drugs),
-            "flagged": flagged, "layout": layout, "out": str(out)}
+            "flagged": flagged, "layout": layout, "out": str(out), "seconds": stages}
+
+
+def _lap(stages: dict, stage: str, since: float) -> float:
+    now = time.perf_counter()
+    stages[stage] += now - since
+    return now

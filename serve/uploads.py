@@ -58,6 +58,15 @@ class ProfileSchema:
     def of(cls, runtime) -> "ProfileSchema":
         return cls({m: runtime.features(m) for m in MODALITIES}, runtime.features_read)
 
+    @property
+    def read_columns(self) -> dict[str, np.ndarray]:
+        """Column indices of the features the model reads, per modality."""
+        if "_read_columns" not in self.__dict__:  # computed once: validation runs for every chunk of a cohort
+            position = {m: {f: j for j, f in enumerate(self.features[m])} for m in MODALITIES}
+            object.__setattr__(self, "_read_columns", {m: np.array([position[m][f] for f in self.features_read[m]],
+                                                                   dtype=np.int64) for m in MODALITIES})
+        return self.__dict__["_read_columns"]
+
 
 @dataclass
 class UploadReport:
@@ -132,7 +141,7 @@ def _line(first_line: int | np.ndarray, i: int) -> int:
 def _parse_numbers(block: pl.DataFrame, first_line: int | np.ndarray, what: str | None = None) -> np.ndarray:
     """float32 [rows, columns] (NaN for empty cells); refuse text or infinities, naming the line and column."""
     if all(dtype.is_numeric() for dtype in block.dtypes):
-        values = block.select(pl.all().cast(pl.Float32)).to_numpy()
+        values = block.to_numpy().astype(np.float32, copy=False)
         bad = np.isinf(values)
     else:
         text = block.select(pl.all().cast(pl.String).str.strip_chars())
@@ -162,9 +171,19 @@ class Layout:
     def __init__(self, schema: ProfileSchema):
         self.schema = schema
         self.index = {m: {name: j for j, name in enumerate(schema.features[m])} for m in MODALITIES}
+        self._blocks: dict[tuple[str, int], np.ndarray] = {}
 
     def _empty(self, n: int) -> dict[str, np.ndarray]:
         return {m: np.full((n, len(self.schema.features[m])), np.nan, dtype=np.float32) for m in MODALITIES}
+
+    def _unknown(self, modality: str, n: int) -> np.ndarray:
+        """A read-only all-NaN block for a modality the file does not give (reused across a cohort's chunks)."""
+        key = (modality, n)
+        if key not in self._blocks:
+            block = np.full((n, len(self.schema.features[modality])), np.nan, dtype=np.float32)
+            block.flags.writeable = False
+            self._blocks = {key: block, **{k: v for k, v in self._blocks.items() if k[1] == n}}
+        return self._blocks[key]
 
     def wide(self, table: pl.DataFrame, first_line: int | np.ndarray = 2) -> tuple[list[str], dict, dict]:
         sample_col = next(c for c in table.columns if c.strip().lower() == "sample")
@@ -173,7 +192,7 @@ class Layout:
         if repeated.any():
             raise UserError(f"sample {names.filter(repeated)[0]!r} has more than one row; in the wide layout each "
                             "sample is one row.")
-        profiles, unknown = self._empty(table.height), {m: 0 for m in MODALITIES}
+        unknown = {m: 0 for m in MODALITIES}
         placed: dict[str, tuple[list[str], list[int]]] = {m: ([], []) for m in MODALITIES}
         seen: set[tuple[str, int]] = set()
         for column in table.columns:
@@ -192,9 +211,15 @@ class Layout:
                 seen.add((modality, j))
                 placed[modality][0].append(column)
                 placed[modality][1].append(j)
+        profiles = {}
         for modality, (columns, indices) in placed.items():
-            if columns:  # one bulk conversion per modality: a cohort file has tens of thousands of columns
-                profiles[modality][:, indices] = _parse_numbers(table.select(columns), first_line)
+            if not columns:
+                profiles[modality] = self._unknown(modality, table.height)
+                continue
+            values = np.full((table.height, len(self.schema.features[modality])), np.nan, dtype=np.float32)
+            # one bulk conversion per modality: a cohort file has tens of thousands of columns
+            values[:, indices] = _parse_numbers(table.select(pl.col(columns)), first_line)
+            profiles[modality] = values
         return names.to_list(), profiles, unknown
 
     def long(self, table: pl.DataFrame, first_line: int | np.ndarray = 2) -> tuple[list[str], dict, dict]:
@@ -230,7 +255,11 @@ class Layout:
 def _check_values(samples: list[str], profiles: dict[str, np.ndarray]) -> None:
     for modality, allowed in ALLOWED.items():
         values = profiles[modality]
-        bad = ~np.isnan(values) & ~np.isin(values, list(allowed))
+        if not values.flags.writeable:  # a block of unknowns the file did not give: nothing to check
+            continue
+        bad = ~np.isnan(values)
+        for value in allowed:  # cheaper than np.isin on a cohort's worth of values
+            bad &= values != value
         if bad.any():
             s, g = np.argwhere(bad)[0]
             raise UserError(f"sample {samples[s]!r}: {modality} value {values[s, g]:g} is not allowed; expected "
@@ -247,7 +276,7 @@ def validate(samples: list[str], profiles: dict[str, np.ndarray], unknown: dict[
              schema: ProfileSchema) -> UploadReport:
     """Check values and coverage; refuse what cannot be predicted, flag what is less trustworthy."""
     _check_values(samples, profiles)
-    index = {m: [schema.features[m].index(f) for f in schema.features_read[m]] for m in MODALITIES}
+    index = schema.read_columns
     imputed = {m: np.isnan(profiles[m][:, index[m]]).sum(axis=1).astype(int).tolist() for m in MODALITIES}
     n_genes = len(index["expression"])
     present = n_genes - np.asarray(imputed["expression"])

@@ -96,19 +96,48 @@ def test_same_seed_gives_identical_results_serially_and_on_local_ray(matrix, tmp
         assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
 
 
-def test_a_two_process_ray_cluster_gives_the_serial_results(matrix, tmp_path):
+def _stop_cluster(temp_dir: str) -> None:
+    """Stop only the cluster this test started (`ray stop` would stop every Ray cluster of the user): the processes
+    whose command line names its temporary folder, and their descendants (some rename themselves)."""
+    import signal
+
+    parents, cluster = {}, set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parents[int(pid)] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            if temp_dir.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                cluster.add(int(pid))
+        except (OSError, IndexError, ValueError):  # gone already, or not ours to read
+            pass
+    while True:
+        children = {pid for pid, parent in parents.items() if parent in cluster} - cluster
+        if not children:
+            break
+        cluster |= children
+    for pid in cluster:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def test_a_two_process_ray_cluster_gives_the_serial_results(matrix, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # a loopback test cluster: no token to hand around
     ray_cli = Path(sys.executable).with_name("ray")
     port = free_port()
-    env = {**os.environ, "RAY_ADDRESS": ""}
-    started = subprocess.run([str(ray_cli), "start", "--head", f"--port={port}", "--num-cpus=2",
+    temp_dir = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths must fit in 107 characters
+    env = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled"}
+    started = subprocess.run([str(ray_cli), "start", "--head", f"--port={port}", "--num-cpus=2", f"--temp-dir={temp_dir}",
                               "--include-dashboard=false", "--disable-usage-stats"],
                              capture_output=True, text=True, timeout=180, env=env)
-    assert started.returncode == 0, started.stderr
     try:
+        assert started.returncode == 0, started.stderr
         config = EvaluationConfig(split="lco", n_folds=3, preset="quick", models=("ridge_per_drug", "mlp_ensemble"))
         clustered = evaluate(matrix, replace(config, address=f"127.0.0.1:{port}"), tmp_path / "cluster")
     finally:
-        subprocess.run([str(ray_cli), "stop", "--force"], capture_output=True, timeout=120, env=env)
+        _stop_cluster(temp_dir)
     serial = evaluate(matrix, config, tmp_path / "serial")
     for a, b in zip(serial, clustered):
         assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}

@@ -107,8 +107,9 @@ def test_space_path_serves_from_a_fresh_copy(tmp_path):
 
 
 def test_wheel_in_a_fresh_environment_serves_and_scores_outside_the_repository(tmp_path):
+    source = copy_checkout(tmp_path / "source")  # a fresh copy: no stale build/ folder can leak old modules in
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                            str(tmp_path / "dist"), str(ROOT)], capture_output=True, text=True, timeout=600, env=ENV)
+                            str(tmp_path / "dist"), str(source)], capture_output=True, text=True, timeout=600, env=ENV)
     assert build.returncode == 0, build.stderr[-3000:]
     wheel = next((tmp_path / "dist").glob("drugresponse-*.whl"))
     bin_dir = fresh_venv(tmp_path / "venv")
