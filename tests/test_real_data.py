@@ -37,6 +37,10 @@ def test_gdsc2_counts_meet_the_design(real_bundle_path):
     matching = summary["name_matching"]
     assert set(matching["ambiguous_keys_left_out"]) == {"KMH2", "TT"}
     assert len(matching["nci_h_renamed"]) >= 13
+    duplicates = {tuple(sorted(d["cell_lines"])) for d in summary["duplicate_profiles"]["left_out"]}
+    assert duplicates == {("FLO-1", "LB771-HNC"), ("HCC1143", "HCC1806")}
+    assert summary["modalities"]["drivers"]["features"] == 678
+    assert summary["modalities"]["drivers"]["cell_lines"] >= 890
 
 
 def test_data_info_json(real_bundle_path, capsys):
@@ -64,4 +68,4 @@ def test_committed_model_was_trained_on_this_bundle(real_bundle_path):
     runtime = load_runtime(ASSETS_DIR / "model.onnx", "cpu")
     bundle = Bundle.open(real_bundle_path)
     assert runtime.metadata["data_sha256"] == bundle.manifest["content_sha256"]
-    assert runtime.genes == bundle.genes
+    assert runtime.genes == bundle.genes and runtime.driver_names == bundle.driver_names
