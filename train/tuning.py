@@ -3,7 +3,8 @@
 For each outer fold, one study searches ``SPACE`` — the seed study's knobs (learning rate, batch size, epochs,
 patience) plus width, depth, dropout, input dropout, weight decay, gene count and modality set. A trial trains
 one ensemble member on an inner split of that fold's training pairs (held out as the outer split holds out)
-and is scored by its best validation loss (masked MSE on drug-standardised ln IC50); the pruner stops a trial
+and is scored by its best validation loss; trial 0 is the preset's own setting, so the search starts from the
+default (masked MSE on drug-standardised ln IC50); the pruner stops a trial
 whose validation loss trails the median of earlier trials at the same epoch. Trials never see the outer test
 fold. Each fold's study is one task (``parallel.run_tasks``); a study's trials run in order, so a fixed seed and
 trial count give the same search. With ``time_budget`` a study also stops when its share of the budget is
@@ -36,6 +37,20 @@ SPACE = {
     "input_dropout": ("float", 0.0, 0.7), "weight_decay": ("log", 1e-3, 0.3),
     "n_expression_genes": ("choice", (1000, 2000, 4000)), "modalities": ("choice", ("expression", "all omics")),
 }
+
+
+def as_params(config: ModelConfig) -> dict:
+    """A configuration as ``SPACE``'s parameters (to start a study from the preset's own setting)."""
+    return {"learning_rate": config.learning_rate, "batch_size": config.batch_size, "max_epochs": config.max_epochs,
+            "patience": config.patience, "width": config.hidden[0], "depth": len(config.hidden),
+            "dropout": config.dropout, "input_dropout": config.input_dropout, "weight_decay": config.weight_decay,
+            "n_expression_genes": config.n_expression_genes,
+            "modalities": "expression" if config.n_copy_number_genes == 0 else "all omics"}
+
+
+def _within(name: str, value) -> bool:
+    kind, *args = SPACE[name]
+    return value in args[0] if kind == "choice" else args[0] <= value <= args[1]
 
 
 def suggest(trial, base: ModelConfig) -> ModelConfig:
@@ -93,6 +108,9 @@ def tune_fold(matrix: ResponseMatrix, folds: np.ndarray, split: str, fold: int, 
     start = time.perf_counter()
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed * 100 + fold),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10))
+    default = as_params(PRESETS[preset])
+    if all(_within(name, value) for name, value in default.items()):
+        study.enqueue_trial(default)  # trial 0 is the default: tuning can only match or improve it on the inner split
     study.optimize(objective, n_trials=trials, timeout=seconds)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     return {"fold": fold, "seconds": round(time.perf_counter() - start, 1),
