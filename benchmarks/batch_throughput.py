@@ -94,7 +94,8 @@ def main() -> None:
     lines += ["", "Where `drugresponse predict` spends its time (median seconds): " + "; ".join(
         f"-> {suffix}: " + ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in parts.items())
         for suffix, parts in breakdown.items()) + " (read: decode and lay out the input; validate: the app's checks; "
-        "predict: onnxruntime, percentiles and intervals; write: the output file)."]
+        "predict: onnxruntime, percentiles and intervals; write: the output file; read and validate run on a second "
+        "thread, ahead of predict and write, so the stages overlap and their sum exceeds the total)."]
     m = meta["machine"]
     lines += ["", f"{args.samples:,} profiles cut from real GDSC lines (expression and driver events, wide parquet, "
               f"{size / 1e6:.0f} MB), {len(runtime.drugs)} drugs each, `{args.model.name}`, {runtime.provider}, chunks of "

@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,19 +32,16 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 def browser_times(site: Path, repeats: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from tests.test_serve_app import free_port
+    from tests.test_web import static_server
 
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory",
-                               str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1)
+    server, url = static_server(site)
     cold, predict = [], []
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             for _ in range(repeats):
                 page = browser.new_context().new_page()  # a fresh context: nothing cached
-                page.goto(f"http://127.0.0.1:{port}/")
+                page.goto(url)
                 page.wait_for_function("document.getElementById('status').textContent === 'ready'", timeout=120_000)
                 page.click("#predict-line")
                 page.wait_for_function("document.getElementById('status').textContent.startsWith('done')",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from drugresponse.events import describe as describe_events
+
 SPLIT_NAMES = {"lco": "LCO (unseen cell lines)", "lpo": "LPO (unseen pairs)", "lto": "LTO (unseen organ or lineage systems)"}
 
 
@@ -36,7 +38,7 @@ def reads_text(sidecar: dict) -> str:
     parts = [f"{m.replace('_', ' ')} of {len(read[m]):,} genes" for m in ("expression", "mutation", "copy_number")
              if sidecar["reads"][m]]
     if sidecar["reads"]["drivers"]:
-        parts.append(f"{len(read['drivers'])} GDSC driver events (mutations, fusions, copy-number regions, MSI)")
+        parts.append("GDSC's " + describe_events(read["drivers"]))
     ignored = [m.replace("_", " ") for m, r in sidecar["reads"].items() if not r]
     return ("It reads " + "; ".join(parts) + "." +
             (f" It accepts, and ignores, {' and '.join(ignored)}: the inner-split choice left them out." if ignored

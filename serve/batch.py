@@ -13,6 +13,7 @@ import csv
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,36 @@ def score_table(runtime: ModelRuntime, calibration: Calibration, samples: list[s
     })
 
 
+def _checked(chunks: Iterator, reader: Layout, layout: str, schema: ProfileSchema,
+             stages: dict) -> Iterator[tuple[list[str], dict, list[str]]]:
+    """(samples, model inputs, flags) per chunk, read and checked as the app checks an upload."""
+    seen: set[str] = set()
+    clock = time.perf_counter()
+    for table, lines in chunks:
+        samples, profiles, unknown = getattr(reader, layout)(table, lines)
+        clock = _lap(stages, "read", clock)
+        repeated = seen.intersection(samples)
+        if repeated:
+            raise UserError(f"sample {sorted(repeated)[0]!r} appears in more than one place; sample names must "
+                            "be unique.")
+        seen.update(samples)
+        report = validate(samples, profiles, unknown, schema)
+        clock = _lap(stages, "validate", clock)
+        yield samples, profiles, report.flags
+        clock = time.perf_counter()
+
+
+def _read_ahead(items: Iterator, pool: ThreadPoolExecutor) -> Iterator:
+    """``items`` with the next one produced on ``pool``'s thread while the caller works on the current one: polars,
+    numpy and onnxruntime release the GIL, so reading chunk k+1 overlaps scoring chunk k. At most two chunks are
+    in memory; an error in reading surfaces at the chunk where it occurred."""
+    done = object()
+    pending = pool.submit(next, items, done)
+    while (item := pending.result()) is not done:
+        pending = pool.submit(next, items, done)
+        yield item
+
+
 def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, out: Path, chunk: int = CHUNK,
                  progress: bool = True) -> dict:
     """Score every sample of ``source`` into ``out``; return counts. Refuses with a message at the first bad sample."""
@@ -147,40 +178,35 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
     layout = layout_of(columns)
     if out.resolve() == source.resolve():
         raise UserError("the output would overwrite the input; choose another -o.")
-    schema, reader = ProfileSchema.of(runtime), Layout(ProfileSchema.of(runtime))
+    schema = ProfileSchema.of(runtime)
     chunks = (_wide_chunks(source, suffix, chunk) if layout == "wide"
               else _long_chunks(source, suffix, chunk))
-    output, seen, flagged = OutputFile(out), set(), 0
-    stages = dict.fromkeys(("read", "validate", "predict", "write"), 0.0)  # seconds, for the benchmark's breakdown
-    clock = time.perf_counter()
+    output, samples_done, flagged = OutputFile(out), 0, 0
+    # busy seconds per stage, for the benchmark's breakdown; read and validate run beside predict and write
+    stages = dict.fromkeys(("read", "validate", "predict", "write"), 0.0)
     bar = tqdm(total=count_samples(source, suffix, layout), unit="sample", desc="scoring", file=sys.stderr,
                disable=not progress)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drugresponse-read")
     try:
-        for table, lines in chunks:
-            samples, profiles, unknown = getattr(reader, layout)(table, lines)
-            clock = _lap(stages, "read", clock)
-            repeated = seen.intersection(samples)
-            if repeated:
-                raise UserError(f"sample {sorted(repeated)[0]!r} appears in more than one place; sample names must "
-                                "be unique.")
-            seen.update(samples)
-            report = validate(samples, profiles, unknown, schema)
-            flagged += sum(bool(f) for f in report.flags)
-            clock = _lap(stages, "validate", clock)
-            scored = score_table(runtime, calibration, samples, profiles, report.flags)
+        for samples, profiles, flags in _read_ahead(_checked(chunks, Layout(schema), layout, schema, stages), pool):
+            clock = time.perf_counter()
+            scored = score_table(runtime, calibration, samples, profiles, flags)
             clock = _lap(stages, "predict", clock)
             output.write(scored)
-            clock = _lap(stages, "write", clock)
+            _lap(stages, "write", clock)
+            samples_done += len(samples)
+            flagged += sum(bool(f) for f in flags)
             bar.update(len(samples))
-        if not seen:
+        if not samples_done:
             raise UserError(f"{source} has a header but no samples.")
         output.commit()
     except BaseException:
         output.abort()
         raise
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
-    return {"samples": len(seen), "drugs": len(runtime.drugs), "rows": len(seen) * len(runtime.drugs),
+    return {"samples": samples_done, "drugs": len(runtime.drugs), "rows": samples_done * len(runtime.drugs),
             "flagged": flagged, "layout": layout, "out": str(out), "seconds": stages}
 
 

@@ -17,6 +17,7 @@ import onnxruntime as ort
 import polars as pl
 
 from drugresponse.errors import UserError
+from drugresponse.events import kind as event_kind
 
 from .runtime import session_options
 
@@ -40,7 +41,7 @@ def readable(feature: str) -> str:
         return f"copy-number {region.group(1)} of {where}"
     if name == "MSI_FACTOR":
         return "microsatellite instability (MSI)"
-    if name.endswith("_mut") and "-" in name[:-4]:
+    if event_kind(name) == "fusion":
         return f"{name[:-4]} fusion"
     return f"{name[:-4]} mutation" if name.endswith("_mut") else name
 

@@ -32,7 +32,7 @@ from drugresponse.errors import UserError
 
 from .runtime import MODALITIES
 
-MAX_BYTES = 50 * 1024 * 1024
+MAX_BYTES = 50_000_000  # 50 MB, as the messages and the README say
 MAX_SAMPLES = 500
 # Share of the model's own expression genes a sample must measure (see benchmarks/partial_profiles.py for
 # how far predictions move as that share falls): below REFUSE_BELOW a prediction is mostly imputation and is
@@ -140,7 +140,7 @@ def _line(first_line: int | np.ndarray, i: int) -> int:
 
 def _parse_numbers(block: pl.DataFrame, first_line: int | np.ndarray, what: str | None = None) -> np.ndarray:
     """float32 [rows, columns] (NaN for empty cells); refuse text or infinities, naming the line and column."""
-    if all(dtype.is_numeric() for dtype in block.dtypes):
+    if all(dtype.is_numeric() for dtype in set(block.dtypes)):  # set: a cohort has thousands of same-typed columns
         values = block.to_numpy().astype(np.float32, copy=False)
         bad = np.isinf(values)
     else:
@@ -172,6 +172,7 @@ class Layout:
         self.schema = schema
         self.index = {m: {name: j for j, name in enumerate(schema.features[m])} for m in MODALITIES}
         self._blocks: dict[tuple[str, int], np.ndarray] = {}
+        self._placements: dict[tuple[str, ...], tuple[str, dict, dict]] = {}
 
     def _empty(self, n: int) -> dict[str, np.ndarray]:
         return {m: np.full((n, len(self.schema.features[m])), np.nan, dtype=np.float32) for m in MODALITIES}
@@ -186,16 +187,36 @@ class Layout:
         return self._blocks[key]
 
     def wide(self, table: pl.DataFrame, first_line: int | np.ndarray = 2) -> tuple[list[str], dict, dict]:
-        sample_col = next(c for c in table.columns if c.strip().lower() == "sample")
+        sample_col, placed, unknown = self._placement(tuple(table.columns))
         names = _sample_names(table[sample_col], first_line)
         repeated = names.is_duplicated()
         if repeated.any():
             raise UserError(f"sample {names.filter(repeated)[0]!r} has more than one row; in the wide layout each "
                             "sample is one row.")
+        profiles = {}
+        for modality, (columns, indices) in placed.items():
+            if not columns:
+                profiles[modality] = self._unknown(modality, table.height)
+                continue
+            values = np.full((table.height, len(self.schema.features[modality])), np.nan, dtype=np.float32)
+            # one bulk conversion per modality: a cohort file has tens of thousands of columns
+            values[:, indices] = _parse_numbers(table.select(pl.col(columns)), first_line)
+            profiles[modality] = values
+        return names.to_list(), profiles, dict(unknown)
+
+    def _placement(self, header: tuple[str, ...]) -> tuple[str, dict, dict]:
+        """(sample column, modality -> (columns, model indices), unknown names per modality) for a wide header;
+        a cohort's chunks share one header, so it is placed once."""
+        if header not in self._placements:
+            self._placements = {header: self._place(header)}
+        return self._placements[header]
+
+    def _place(self, header: tuple[str, ...]) -> tuple[str, dict, dict]:
+        sample_col = next(c for c in header if c.strip().lower() == "sample")
         unknown = {m: 0 for m in MODALITIES}
         placed: dict[str, tuple[list[str], list[int]]] = {m: ([], []) for m in MODALITIES}
         seen: set[tuple[str, int]] = set()
-        for column in table.columns:
+        for column in header:
             if column == sample_col:
                 continue
             prefix, _, name = column.partition(":")
@@ -211,16 +232,7 @@ class Layout:
                 seen.add((modality, j))
                 placed[modality][0].append(column)
                 placed[modality][1].append(j)
-        profiles = {}
-        for modality, (columns, indices) in placed.items():
-            if not columns:
-                profiles[modality] = self._unknown(modality, table.height)
-                continue
-            values = np.full((table.height, len(self.schema.features[modality])), np.nan, dtype=np.float32)
-            # one bulk conversion per modality: a cohort file has tens of thousands of columns
-            values[:, indices] = _parse_numbers(table.select(pl.col(columns)), first_line)
-            profiles[modality] = values
-        return names.to_list(), profiles, unknown
+        return sample_col, placed, unknown
 
     def long(self, table: pl.DataFrame, first_line: int | np.ndarray = 2) -> tuple[list[str], dict, dict]:
         cols = {c.strip().lower(): c for c in table.columns}
@@ -265,7 +277,7 @@ def _check_values(samples: list[str], profiles: dict[str, np.ndarray]) -> None:
             raise UserError(f"sample {samples[s]!r}: {modality} value {values[s, g]:g} is not allowed; expected "
                             f"{', '.join(f'{v:g}' for v in sorted(allowed))}.")
     expression = profiles["expression"]
-    largest = np.nanmax(np.abs(np.where(np.isnan(expression), 0, expression)), axis=1)
+    largest = np.fmax.reduce(np.abs(expression), axis=1)  # fmax skips NaN; an all-missing sample gives NaN
     if (largest > RAW_COUNT_MAX).any():
         s = int(np.argmax(largest > RAW_COUNT_MAX))
         raise UserError(f"sample {samples[s]!r}: expression reaches {largest[s]:g}, which looks like raw counts or "

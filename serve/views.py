@@ -8,12 +8,13 @@ import pandas as pd
 import polars as pl
 
 from drugresponse.errors import UserError
+from drugresponse.events import describe as describe_events
 
 from .catalog import Catalog
 from .explain import Explainer, readable
 
 MAX_POINTS = 3000
-SPLIT_TITLES = {"lco": "LCO: unseen cell lines", "lpo": "LPO: unseen pairs", "lto": "LTO: unseen tissues"}
+SPLIT_TITLES = {"lco": "LCO: unseen cell lines", "lpo": "LPO: unseen pairs", "lto": "LTO: unseen organ systems"}
 
 
 def _oof(catalog: Catalog) -> pl.DataFrame | None:
@@ -89,7 +90,7 @@ def inputs_read(service) -> str:
     parts = [f"{m.replace('_', ' ')} ({len(read[m]):,} genes)" for m in ("expression", "mutation", "copy_number")
              if service.runtime.reads.get(m)]
     if service.runtime.reads.get("drivers"):
-        parts.append(f"{len(read['drivers'])} driver events (mutations, fusions, copy-number regions, MSI)")
+        parts.append(describe_events(read["drivers"]))
     return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
 
 

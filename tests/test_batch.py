@@ -77,6 +77,28 @@ def test_a_sample_repeated_across_chunks_is_refused(bundle, runtime, calibration
         predict_file(runtime, calibration, tmp_path / "twice.csv", tmp_path / "o.csv", chunk=2, progress=False)
 
 
+def test_ctrl_c_while_scoring_leaves_no_output_and_no_reader(bundle, runtime, calibration, tmp_path, monkeypatch):
+    import threading
+
+    from drugresponse.serve import batch
+
+    (tmp_path / "cohort.csv").write_bytes(wide_csv(bundle, list(range(8))))
+    scored = []
+
+    def interrupted(*args):
+        if scored:  # the second chunk: the reader thread is already on the third
+            raise KeyboardInterrupt
+        scored.append(True)
+        return original(*args)
+
+    original = batch.score_table
+    monkeypatch.setattr(batch, "score_table", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        predict_file(runtime, calibration, tmp_path / "cohort.csv", tmp_path / "out.parquet", chunk=2, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("drugresponse-read")]
+
+
 def test_cli_predict_with_the_int8_model(assets_dir, bundle, tmp_path, capsys):
     (tmp_path / "cohort.csv").write_bytes(wide_csv(bundle, [0, 1]))
     code = main(["predict", str(tmp_path / "cohort.csv"), "-o", str(tmp_path / "out.parquet"), "--model",

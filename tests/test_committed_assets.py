@@ -47,6 +47,23 @@ def test_the_inputs_the_readme_names_are_the_ones_that_change_the_output(service
         assert (np.abs(runtime.predict(unknown) - base).max() > 1e-3) == runtime.reads[modality], modality
 
 
+def test_features_read_lists_exactly_the_driver_events_that_act(service):
+    """Flipping an event the metadata lists as read changes some drug's prediction; flipping any other does not."""
+    from drugresponse.events import describe
+
+    runtime = service.runtime
+    names, read = runtime.driver_names, set(runtime.features_read["drivers"])
+    profile = {m: v[:1] for m, v in service.catalog.profiles.items()}
+    batch = {m: np.repeat(v, 2 * len(names), axis=0) for m, v in profile.items()}
+    for j in range(len(names)):
+        batch["drivers"][2 * j, j], batch["drivers"][2 * j + 1, j] = 0.0, 1.0
+    out = runtime.predict(batch)
+    acts = np.abs(out[1::2] - out[0::2]).max(axis=1) > 1e-4
+    assert {n for n, a in zip(names, acts) if a} == read
+    text = describe(sorted(read))  # what the app header and the model card say the model reads
+    assert text.startswith(f"{len(read)} driver events") and ("MSI" in text) == ("MSI_FACTOR" in read)
+
+
 def test_committed_app_predicts_every_cell_line(service):
     assert service.final.shape == (len(service.catalog.names()), len(service.drugs))
     assert np.isfinite(service.final).all()

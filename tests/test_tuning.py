@@ -27,6 +27,9 @@ def test_every_fold_records_its_trials_and_best_configuration(tuned):
         finished = [t for t in fold["trials"] if t["state"] == "COMPLETE"]
         assert fold["best"]["value"] == min(t["value"] for t in finished)
         assert set(finished[0]["params"]) == set(SPACE)
+    table = (out / "GDSC2_lco_tuning.md").read_text().splitlines()
+    assert len([row for row in table if row.startswith("| ") and row[2].isdigit()]) == 3
+    assert payload["wall_seconds"] > 0
 
 
 def test_tuning_is_reproducible(tuned, bundle_path, tmp_path):

@@ -6,8 +6,10 @@ Needs Debian's chromium and `npm ci --ignore-scripts` in examples/web (the READM
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +45,25 @@ def serve_site(assets_dir, model, tmp_path):
     site = tmp_path / "site"
     subprocess.run([sys.executable, str(WEB / "build_site.py"), "--assets", str(assets_dir), "--model", model,
                     "--out", str(site)], check=True, timeout=300)
+    return static_server(site)
+
+
+def static_server(site: Path) -> tuple[subprocess.Popen, str]:
+    """``python -m http.server`` on a free loopback port, returned once it accepts connections (also used by
+    benchmarks/web_runtime.py)."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
                                "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:  # the server process takes a moment to listen; a page opened before then is refused
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"the static server on port {port} did not start") from None
+            time.sleep(0.1)
     return server, f"http://127.0.0.1:{port}/"
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from tqdm import tqdm
 
 from drugresponse.errors import UserError
 from drugresponse.train_names import MODEL_NAMES as CLI_MODEL_NAMES
@@ -112,7 +111,9 @@ def markdown_table(records: list[dict]) -> str:
     head = ("| model | baseline | RMSE | MAE | R² | Pearson | Spearman | per-drug Pearson | per-drug Spearman | pairs |\n"
             "|---|---|---|---|---|---|---|---|---|---|\n")
     fmt = lambda v: "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3f}"  # noqa: E731
-    kind = lambda r: "yes" if r["baseline"] else "ablation" if r.get("ablation") else "no"  # noqa: E731
+    # results saved before the "ablation" field existed are labelled by their name
+    kind = lambda r: ("yes" if r["baseline"] else "ablation"  # noqa: E731
+                      if r.get("ablation", r["model"].endswith(ABLATION_SUFFIX)) else "no")
     rows = [f"| {r['model']} | {kind(r)} | {fmt(r['rmse'])} | {fmt(r['mae'])} | {fmt(r['r2'])} "
             f"| {fmt(r['pearson'])} | {fmt(r['spearman'])} | {fmt(r['per_drug_pearson'])} | "
             f"{fmt(r['per_drug_spearman'])} | {r['n_pairs']:,} |" for r in records]

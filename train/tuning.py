@@ -134,19 +134,55 @@ def tune(matrix: ResponseMatrix, split: str, folds_path: Path, out: Path, trials
         values = [r["best"]["value"] for r in done if r["best"]]
         return {"trials": sum(len(r["trials"]) for r in done), "best_val_loss": f"{min(values):.4f}" if values else "-"}
 
+    start = time.perf_counter()
     results = run_tasks(tune_fold, tasks, workers, address, desc=f"{split} tuning (folds)",
                         shared={"matrix": matrix, "folds": folds}, postfix=best_so_far)
     payload = {"dataset": matrix.dataset, "split": split, "seed": seed, "preset": preset, "trials_per_fold": trials,
                "time_budget_seconds": time_budget, "threads": threads, "data_sha256": matrix.data_sha256,
+               "workers": workers, "address": address, "wall_seconds": round(time.perf_counter() - start, 1),
                "space": {k: list(v[1:]) if v[0] != "choice" else list(v[1]) for k, v in SPACE.items()},
                "folds": results}
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    tmp.replace(out)
+    _write(out, json.dumps(payload, indent=1) + "\n")
+    _write(out.with_suffix(".md"), markdown(payload))
     for r in results:
         state = "no finished trial" if r["best"] is None else f"best inner val loss {r['best']['value']:.4f}"
         print(f"fold {r['fold']}: {len(r['trials'])} trials in {r['seconds']:.0f} s, {state}", file=sys.stderr)
     return results
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def markdown(payload: dict) -> str:
+    """Per fold: trials run and pruned, seconds, the preset's own setting (trial 0) against the best found, on the
+    inner validation loss the search optimises, and the winning setting."""
+    lines = ["| fold | trials (pruned) | seconds | inner val loss, preset default | best | best setting |",
+             "|---|---|---|---|---|---|"]
+    for r in payload["folds"]:
+        default = next((t["value"] for t in r["trials"] if t["number"] == 0 and t["state"] == "COMPLETE"), None)
+        pruned = sum(t["state"] == "PRUNED" for t in r["trials"])
+        best = r["best"]
+        shown = ("-", "-") if best is None else (f"{best['value']:.4f}", _describe(best["config"]))
+        lines.append(f"| {r['fold']} | {len(r['trials'])} ({pruned}) | {r['seconds']:.0f} | "
+                     f"{'n/a' if default is None else f'{default:.4f}'} | {shown[0]} | {shown[1]} |")
+    wall = payload.get("wall_seconds")
+    task_seconds = sum(r["seconds"] for r in payload["folds"])
+    lines += ["", f"{payload['dataset']}, {payload['split'].upper()}, seed {payload['seed']}, {payload['trials_per_fold']} "
+              f"trials per fold (Optuna TPE, median pruning), one torch thread per trial; "
+              f"{task_seconds:,.0f} s of fold time in all" + (f", {wall:,.0f} s wall on {payload['workers']} workers"
+                                                               if wall is not None else "") + ".", ""]
+    return "\n".join(lines)
+
+
+def _describe(config: dict) -> str:
+    modalities = "expression" if config["n_copy_number_genes"] == 0 else "all omics"
+    return (f"{modalities}, {config['n_expression_genes']} genes, hidden {'x'.join(map(str, config['hidden']))}, "
+            f"dropout {config['dropout']:.2f}/{config['input_dropout']:.2f}, lr {config['learning_rate']:.1e}, "
+            f"wd {config['weight_decay']:.3f}, batch {config['batch_size']}, {config['max_epochs']} epochs, "
+            f"patience {config['patience']}")
 
 
 def tuned_configs(path: Path, matrix: ResponseMatrix, split: str) -> dict[int, dict]:
