@@ -38,11 +38,22 @@ def reads_text(sidecar: dict) -> str:
     parts = [f"{m.replace('_', ' ')} of {len(read[m]):,} genes" for m in ("expression", "mutation", "copy_number")
              if sidecar["reads"][m]]
     if sidecar["reads"]["drivers"]:
-        parts.append("GDSC's " + describe_events(read["drivers"]))
+        parts.append(describe_events(read["drivers"]).replace(" driver events", f" of GDSC's {len(sidecar['drivers'])} "
+                                                                  "driver events", 1))
     ignored = [m.replace("_", " ") for m, r in sidecar["reads"].items() if not r]
     return ("It reads " + "; ".join(parts) + "." +
             (f" It accepts, and ignores, {' and '.join(ignored)}: the inner-split choice left them out." if ignored
              else ""))
+
+
+def _search_lines(search: list[dict]) -> list[str]:
+    """The candidate settings the final training compared on its inner split, and which won."""
+    if not search:
+        return []
+    named = sorted(((("expression only" if c["config"]["n_copy_number_genes"] == 0 else
+                      "expression + mutation + copy number"), c["val_loss"]) for c in search), key=lambda x: x[1])
+    return [f"- Setting chosen on an inner split of the training lines (validation loss, lower is better): "
+            + ", ".join(f"{name} {loss:.3f}" for name, loss in named) + f"; {named[0][0]} was trained."]
 
 
 def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accuracy: dict | None = None,
@@ -81,7 +92,10 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
         "annotation (`gdsctools==1.0.1`), both verified by sha256; bundle content sha256 "
         f"`{sidecar['data_sha256']}`.",
         f"- Trained on {training['n_cell_lines']} cell lines, {training['n_pairs']:,} measured pairs; "
-        f"excluded cell lines: {', '.join(training['excluded_cell_lines']) or 'none'}.",
+        f"cell lines held out with `--exclude-cell-lines`: {', '.join(training['excluded_cell_lines']) or 'none'} "
+        "(the bundle itself leaves out lines whose profiles duplicate another line's; `drugresponse data info` names "
+        "them).",
+        *_search_lines(training.get("search", [])),
         "",
         "## Evaluation (cross-validation, the same folds for every model)",
         "",

@@ -65,7 +65,7 @@ INPUT_DESCRIPTIONS = {
 def _metadata(info: dict, metrics: dict | None) -> dict[str, str]:
     training = {k: info[k] for k in ("dataset", "n_cell_lines", "n_pairs", "seed", "preset", "config",
                                      "excluded_cell_lines", "ridge_weight", "ridge_alpha", "best_epochs", "created_at")}
-    training.update({k: info[k] for k in ("training_seconds", "torch_threads", "driver_head") if k in info})
+    training.update({k: info[k] for k in ("training_seconds", "torch_threads", "driver_head", "search") if k in info})
     return {
         "genes": json.dumps(info["genes"]),
         "drivers": json.dumps(info["driver_names"]),
