@@ -182,7 +182,9 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
                             "`examples/profile_panel.csv` (expression plus a driver panel).\n\n**Caveat.** The driver "
                             "events' effects were learned across GDSC's tissues and are partly lineage markers: for a "
                             "tumour type GDSC does not cover they may not transfer (on held-out organ systems they "
-                            "lowered the model's per-drug accuracy; see the Model tab).")
+                            "lowered the model's per-drug accuracy; see the Model tab). For such a tumour, upload it "
+                            "without driver columns: unknown events contribute nothing, so the prediction is exactly "
+                            "the model without its driver head.")
                 upload = gr.File(label="Profiles (CSV)", file_types=[".csv"], elem_id="profiles-upload")
                 run_upload = gr.Button("Predict for uploaded samples", variant="primary")
                 upload_report = gr.Markdown()

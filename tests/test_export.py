@@ -40,6 +40,20 @@ def test_export_writes_the_model_and_its_int8_variant_with_the_declared_interfac
     assert report["int8"]["parity"]["max_abs_diff"] <= INT8_TOLERANCE
 
 
+def test_unknown_driver_events_give_exactly_the_model_without_its_driver_head(exported, checkpoint, bundle):
+    """What the README tells a user with a tumour type GDSC lacks: leave the driver columns out."""
+    path, _ = exported
+    model, _ = load_checkpoint(checkpoint)
+    assert model.drivers is not None
+    unknown = dict(bundle.profiles, drivers=np.full_like(bundle.profiles["drivers"], np.nan))
+    with torch.no_grad():
+        without_head = model.expression_part(*(torch.from_numpy(bundle.profiles[m]) for m in MODALITIES[:3])).numpy()
+        with_head = model(*(torch.from_numpy(bundle.profiles[m]) for m in MODALITIES)).numpy()
+    got = _run(path, unknown)
+    np.testing.assert_allclose(got, without_head, atol=1e-4)
+    assert np.abs(with_head - without_head).max() > 0.05  # the head does act on known events
+
+
 def test_int8_variant_stays_close_to_pytorch_on_every_cell_line(exported, checkpoint, bundle):
     path, report = exported
     model, _ = load_checkpoint(checkpoint)
