@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from drugresponse.errors import UserError
@@ -15,8 +16,6 @@ from .serving_assets import write_serving_assets
 
 def _check_results(results: Path, info: dict) -> None:
     """Refuse to embed evaluation figures from another bundle, dataset or preset than the checkpoint's."""
-    import json
-
     for split in ("lco", "lpo", "lto"):
         path = results / f"{info['dataset']}_{split}.json"
         if not path.is_file():

@@ -82,7 +82,6 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
     # The API endpoints and the page's plots/CSVs need the same results: compute each once.
     ranking = functools.lru_cache(maxsize=64)(service.rank_drugs)
     upload_result = functools.lru_cache(maxsize=8)(lambda path: service.predict_profile(_read_upload(path)))
-    explain_upload = functools.lru_cache(maxsize=8)(lambda path: service.parse(_read_upload(path)))
 
     def predict(cell_line, drugs):
         return service.predict(cell_line, list(drugs or []))  # Gradio renders polars directly
@@ -103,7 +102,7 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
         a profiles file, for the sample named ``source`` in it. Returns {"headers": [...], "data": [[...], ...]}."""
         try:
             if upload is not None:
-                report = explain_upload(_upload_path(upload))
+                report = upload_result(_upload_path(upload))[1]
                 table = views.explain_sample(service, explainer, report, source, drug)[0]
             else:
                 table = views.explain_cell_line(service, explainer, source, drug)[0]
@@ -128,11 +127,10 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
                 gr.Dropdown(choices=report.samples, value=report.samples[0]))
 
     def why_upload(upload, sample, drug):
-        report = explain_upload(_upload_path(upload))
+        scored, report = upload_result(_upload_path(upload))
         table, summary = views.explain_sample(service, explainer, report, sample, drug)
         figure = figures.contributions(table, f"Why: {drug} for {sample}")
-        scored = upload_result(_upload_path(upload))[0].filter(pl.col("sample") == sample)
-        chosen = scored.filter(pl.col("drug") == drug)
+        chosen = scored.filter((pl.col("sample") == sample) & (pl.col("drug") == drug))
         return figure, explainer.caption(drug, summary), figures.intervals(chosen, PREDICTED, reference, sample)
 
     def drug_view(drug):

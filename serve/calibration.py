@@ -16,19 +16,27 @@ import numpy as np
 import polars as pl
 
 SENSITIVE, RESISTANT = 20.0, 80.0  # percentile cut-offs for the plain-words call
+HELD_OUT_FILE = "lco_heldout_all_drugs.parquet"  # every drug for each LCO-held-out line (written at export)
+
+
+def read_held_out(evaluation_dir: Path, drugs: list[str]) -> tuple[list[str], np.ndarray]:
+    """(cell lines, held-out predictions [lines, drugs] in ``drugs`` order, NaN for a drug the file lacks); no
+    lines when the assets have no such file."""
+    path = Path(evaluation_dir) / HELD_OUT_FILE
+    if not path.is_file():
+        return [], np.full((0, len(drugs)), np.nan, dtype=np.float32)
+    table = pl.read_parquet(path)
+    values = table.select([pl.col(d) if d in table.columns else pl.lit(None, pl.Float32).alias(d) for d in drugs])
+    return table["cell_line"].to_list(), values.to_numpy()
 
 
 class Calibration:
     @classmethod
     def load(cls, evaluation_dir: Path, drugs: list[str]) -> "Calibration":
         """From the assets' evaluation folder: the LCO held-out predictions and the conformal half-widths."""
-        path, conformal = Path(evaluation_dir) / "lco_heldout_all_drugs.parquet", Path(evaluation_dir) / "conformal.json"
-        held_out = np.full((0, len(drugs)), np.nan, dtype=np.float32)
-        if path.is_file():
-            table = pl.read_parquet(path)
-            held_out = table.select([pl.col(d) if d in table.columns else pl.lit(None, pl.Float32).alias(d)
-                                     for d in drugs]).to_numpy()
-        return cls(held_out, drugs, json.loads(conformal.read_text()) if conformal.is_file() else None)
+        conformal = Path(evaluation_dir) / "conformal.json"
+        return cls(read_held_out(evaluation_dir, drugs)[1], drugs,
+                   json.loads(conformal.read_text()) if conformal.is_file() else None)
 
     def __init__(self, held_out: np.ndarray, drugs: list[str], conformal: dict | None):
         """``held_out`` [cell lines, drugs]: held-out predictions (NaN where a line has none)."""

@@ -11,6 +11,7 @@ import polars as pl
 
 from drugresponse.errors import UserError
 
+from .calibration import read_held_out
 from .runtime import MODALITIES
 
 REQUIRED = ("cell_lines.parquet", "measured.parquet", *(f"profiles_{m}.parquet" for m in MODALITIES))
@@ -26,15 +27,12 @@ class Catalog:
     def held_out(self, drugs: list[str]) -> np.ndarray:
         """The LCO fold models' predictions [cell lines, drugs] for lines they never saw (NaN where a line was
         never held out, e.g. a line outside the training screen)."""
-        table = self.evaluation("lco_heldout_all_drugs.parquet")
+        lines, values = read_held_out(self.evaluation_dir, drugs)
         out = np.full((self.cell_lines.height, len(drugs)), np.nan, dtype=np.float32)
-        if table is None:
-            return out
         rows = {c: i for i, c in enumerate(self.cell_lines["cell_line"])}
-        index = np.array([rows.get(c, -1) for c in table["cell_line"]])
+        index = np.array([rows.get(c, -1) for c in lines], dtype=np.int64)
         known = index >= 0
-        values = table.select([d if d in table.columns else pl.lit(None, pl.Float32).alias(d) for d in drugs])
-        out[index[known]] = values.to_numpy()[known]
+        out[index[known]] = values[known]
         return out
 
     @classmethod

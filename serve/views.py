@@ -94,19 +94,19 @@ def inputs_read(service) -> str:
     return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
 
 
+def _explain_row(service, explainer: Explainer, profiles: dict, row: int, drug: str) -> tuple[pl.DataFrame, dict]:
+    return explainer.explain({m: v[row:row + 1] for m, v in profiles.items()}, int(service.drug_columns([drug])[0]))
+
+
 def explain_cell_line(service, explainer: Explainer, cell_line: str, drug: str) -> tuple[pl.DataFrame, dict]:
-    row = service.catalog.row(cell_line)
-    profile = {m: v[row:row + 1] for m, v in service.catalog.profiles.items()}
-    return explainer.explain(profile, int(service.drug_columns([drug])[0]))
+    return _explain_row(service, explainer, service.catalog.profiles, service.catalog.row(cell_line), drug)
 
 
 def explain_sample(service, explainer: Explainer, report, sample: str, drug: str) -> tuple[pl.DataFrame, dict]:
     if sample not in report.samples:
         raise UserError(f"no sample {sample!r} in the uploaded file; it has {', '.join(report.samples[:5])}"
                         f"{' …' if len(report.samples) > 5 else ''}.")
-    i = report.samples.index(sample)
-    profile = {m: v[i:i + 1] for m, v in report.profiles.items()}
-    return explainer.explain(profile, int(service.drug_columns([drug])[0]))
+    return _explain_row(service, explainer, report.profiles, report.samples.index(sample), drug)
 
 
 def drug_features(catalog: Catalog, drug: str, top: int = 15) -> pd.DataFrame:

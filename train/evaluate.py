@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from drugresponse.errors import UserError
+from drugresponse.files import write_text_atomic
 from drugresponse.train_names import MODEL_NAMES as CLI_MODEL_NAMES
 
 from . import metrics
@@ -102,9 +103,7 @@ def _predictions(name: str, predictor, matrix: ResponseMatrix, rows: np.ndarray)
 
 
 def _write_json(path: Path, payload) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=True) + "\n")
 
 
 def markdown_table(records: list[dict]) -> str:
@@ -249,10 +248,8 @@ def _write_parquet(path: Path, frame: pl.DataFrame) -> None:
 def _write_outputs(out_dir: Path, stem: str, records: list[dict], table: pl.DataFrame, histories: dict,
                    n_folds: int) -> None:
     _write_json(out_dir / f"{stem}.json", records)
-    tmp = out_dir / f".{stem}.md.tmp"
-    tmp.write_text(f"**{records[0]['dataset']}, {records[0]['split'].upper()}, {n_folds} folds, seed "
-                   f"{records[0]['seed']}**\n\n" + markdown_table(records))
-    tmp.replace(out_dir / f"{stem}.md")
+    write_text_atomic(out_dir / f"{stem}.md", f"**{records[0]['dataset']}, {records[0]['split'].upper()}, {n_folds} "
+                      f"folds, seed {records[0]['seed']}**\n\n" + markdown_table(records))
     _write_parquet(out_dir / f"{stem}_predictions.parquet", table)
     if histories:
         _write_json(out_dir / f"{stem}_history.json", histories)

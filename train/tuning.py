@@ -3,8 +3,8 @@
 For each outer fold, one study searches ``SPACE`` — the seed study's knobs (learning rate, batch size, epochs,
 patience) plus width, depth, dropout, input dropout, weight decay, gene count and modality set. A trial trains
 one ensemble member on an inner split of that fold's training pairs (held out as the outer split holds out)
-and is scored by its best validation loss; trial 0 is the preset's own setting, so the search starts from the
-default (masked MSE on drug-standardised ln IC50); the pruner stops a trial
+and is scored by its best validation loss (masked MSE on drug-standardised ln IC50); trial 0 is the preset's own
+setting, so the search starts from the default. The pruner stops a trial
 whose validation loss trails the median of earlier trials at the same epoch. Trials never see the outer test
 fold. Each fold's study is one task (``parallel.run_tasks``); a study's trials run in order, so a fixed seed and
 trial count give the same search. With ``time_budget`` a study also stops when its share of the budget is
@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from drugresponse.files import write_text_atomic
 
 from .bundle import OMICS
 from .matrix import ResponseMatrix
@@ -142,18 +144,12 @@ def tune(matrix: ResponseMatrix, split: str, folds_path: Path, out: Path, trials
                "workers": workers, "address": address, "wall_seconds": round(time.perf_counter() - start, 1),
                "space": {k: list(v[1:]) if v[0] != "choice" else list(v[1]) for k, v in SPACE.items()},
                "folds": results}
-    _write(out, json.dumps(payload, indent=1) + "\n")
-    _write(out.with_suffix(".md"), markdown(payload))
+    write_text_atomic(out, json.dumps(payload, indent=1) + "\n")
+    write_text_atomic(out.with_suffix(".md"), markdown(payload))
     for r in results:
         state = "no finished trial" if r["best"] is None else f"best inner val loss {r['best']['value']:.4f}"
         print(f"fold {r['fold']}: {len(r['trials'])} trials in {r['seconds']:.0f} s, {state}", file=sys.stderr)
     return results
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def markdown(payload: dict) -> str:
@@ -168,17 +164,18 @@ def markdown(payload: dict) -> str:
         shown = ("-", "-") if best is None else (f"{best['value']:.4f}", _describe(best["config"]))
         lines.append(f"| {r['fold']} | {len(r['trials'])} ({pruned}) | {r['seconds']:.0f} | "
                      f"{'n/a' if default is None else f'{default:.4f}'} | {shown[0]} | {shown[1]} |")
-    wall = payload.get("wall_seconds")
+    wall, workers = payload.get("wall_seconds"), payload.get("workers")
+    where = (f"{workers} local workers" if workers else "a Ray cluster") if workers or payload.get("address") else "serially"
     task_seconds = sum(r["seconds"] for r in payload["folds"])
     lines += ["", f"{payload['dataset']}, {payload['split'].upper()}, seed {payload['seed']}, {payload['trials_per_fold']} "
               f"trials per fold (Optuna TPE, median pruning), one torch thread per trial; "
-              f"{task_seconds:,.0f} s of fold time in all" + (f", {wall:,.0f} s wall on {payload['workers']} workers"
-                                                               if wall is not None else "") + ".", ""]
+              f"{task_seconds:,.0f} s of fold time in all" + (f", {wall:,.0f} s wall, {where}" if wall is not None
+                                                               else "") + ".", ""]
     return "\n".join(lines)
 
 
 def _describe(config: dict) -> str:
-    modalities = "expression" if config["n_copy_number_genes"] == 0 else "all omics"
+    modalities = as_params(ModelConfig.from_dict(config))["modalities"]
     return (f"{modalities}, {config['n_expression_genes']} genes, hidden {'x'.join(map(str, config['hidden']))}, "
             f"dropout {config['dropout']:.2f}/{config['input_dropout']:.2f}, lr {config['learning_rate']:.1e}, "
             f"wd {config['weight_decay']:.3f}, batch {config['batch_size']}, {config['max_epochs']} epochs, "
