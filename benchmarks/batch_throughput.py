@@ -13,7 +13,6 @@ predict, write the parquet output), and the same with the output written as CSV.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, write_outputs  # noqa: E402
 
 
 def cohort(catalog, runtime, n: int, path: Path) -> dict:
@@ -87,7 +86,7 @@ def main() -> None:
     meta = {"stage_seconds": breakdown, "samples": args.samples, "drugs": len(runtime.drugs), "model": args.model.name, "input_bytes": size,
             "chunk": CHUNK, "provider": runtime.provider, "repeats": args.repeats,
             "machine": describe(onnxruntime=__import__("onnxruntime").__version__, polars=pl.__version__)}
-    (args.out / "batch_throughput.json").write_text(json.dumps({**meta, "rows": rows}, indent=1) + "\n")
+    payload = {**meta, "rows": rows}
     lines = ["| path | seconds (median) | profiles/s | time vs bare onnxruntime |", "|---|---|---|---|"]
     lines += [f"| {r['path']} | {r['seconds']:.2f} | {r['profiles_per_second']:,.0f} | {r['ratio_to_bare']:.2f}x |"
               for r in rows]
@@ -101,7 +100,7 @@ def main() -> None:
               f"{size / 1e6:.0f} MB), {len(runtime.drugs)} drugs each, `{args.model.name}`, {runtime.provider}, chunks of "
               f"{CHUNK}, all cores; median of {args.repeats} interleaved runs. {m['cpu']}, {m['cores']} cores; Python "
               f"{m['python']}, onnxruntime {m['onnxruntime']}, polars {m['polars']}.", ""]
-    (args.out / "batch_throughput.md").write_text("\n".join(lines))
+    write_outputs(args.out, "batch_throughput", payload, "\n".join(lines))
     print("\n".join(lines))
 
 

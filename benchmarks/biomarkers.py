@@ -21,7 +21,6 @@ ERBB2 amplification and ERBB2/EGFR inhibitors).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from scipy import stats
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, write_outputs  # noqa: E402
 
 ERBB2_AMP = "gain_cnaPANCAN301_(CDK12,ERBB2,MED24)"
 PAIRS = [  # (drug, event, source)
@@ -127,7 +126,7 @@ def markdown(rows: list[dict], pearson: list[dict], meta: dict) -> str:
 
 def main() -> None:
     from drugresponse.paths import default_data_dir
-    from drugresponse.train.bundle import Bundle, bundle_dir
+    from drugresponse.train.data.bundle import Bundle, bundle_dir
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
@@ -150,10 +149,9 @@ def main() -> None:
         lto_rows = pair_rows(pl.read_parquet(lto), drivers)
         meta["lto_median_recovery"] = medians(lto_rows)
         meta["lto_pairs"] = lto_rows
-    (args.results / "biomarkers.json").write_text(json.dumps({**meta, "pairs": rows, "targeted_pearson": pearson},
-                                                             indent=1) + "\n")
+    payload = {**meta, "pairs": rows, "targeted_pearson": pearson}
     meta.pop("lto_pairs", None)
-    (args.results / "biomarkers.md").write_text(markdown(rows, pearson, meta))
+    write_outputs(args.results, "biomarkers", payload, markdown(rows, pearson, meta))
     print(markdown(rows, pearson, meta))
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.machine import write_outputs  # noqa: E402
 
 ERBB2_AMP = "gain_cnaPANCAN301_(CDK12,ERBB2,MED24)"
 # (drug, carrier event, tissue restriction or None, features that count as the event, label)
@@ -70,7 +71,6 @@ def main() -> None:
 
     rows = hit_rates(ASSETS_DIR)
     out = ROOT / "benchmarks" / "results"
-    (out / "explain_check.json").write_text(json.dumps(rows, indent=1) + "\n")
     lines = ["| drug | event, lines | carrier lines | event in the top 10 | hit rate | median rank |", "|---|---|---|---|---|---|"]
     for r in rows:
         median = "not a model feature" if r["median_rank"] is None else f"{r['median_rank']:.0f}"
@@ -78,7 +78,7 @@ def main() -> None:
                      f"{median} |")
     lines += ["", "Committed model and explanation graph, every carrier line in the committed catalog; rank among the "
               "|contributions| of all the model's features to that drug (1 = largest).", ""]
-    (out / "explain_check.md").write_text("\n".join(lines))
+    write_outputs(out, "explain_check", rows, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -13,7 +13,6 @@ Writes benchmarks/results/int8_accuracy.json and int8_accuracy.md. Measures; nev
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -29,13 +28,13 @@ from drugresponse.export.graph import export_graph
 from drugresponse.export.quantize import write_int8_graph
 from drugresponse.errors import UserError
 from drugresponse.paths import default_data_dir
-from drugresponse.train import metrics
-from drugresponse.train.bundle import MODALITIES, Bundle, bundle_dir, is_valid_bundle
-from drugresponse.train.evaluate import make_predictor
-from drugresponse.train.matrix import load_matrix
-from drugresponse.train.parallel import set_threads
-from drugresponse.train.splits import load_folds, train_mask
-from machine import describe  # benchmarks/machine.py, beside this script
+from drugresponse.train.evaluation import metrics
+from drugresponse.train.data.bundle import MODALITIES, Bundle, bundle_dir, is_valid_bundle
+from drugresponse.train.evaluation.registry import make_predictor
+from drugresponse.train.data.response_matrix import load_matrix
+from drugresponse.train.evaluation.ray_tasks import set_threads
+from drugresponse.train.data.splits import load_folds, train_mask
+from machine import describe, write_outputs  # benchmarks/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -110,10 +109,6 @@ def main() -> None:
         "metrics": summary, "per_fold": per_fold, "seconds": round(time.perf_counter() - start, 1),
         "machine": machine,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    tmp = args.out / "int8_accuracy.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    tmp.replace(args.out / "int8_accuracy.json")
     label = {"torch": "PyTorch (as evaluated)", "fp32": "ONNX float32 (shipped graph)", "int8": "ONNX int8"}
     lines = ["| predictions | RMSE | MAE | R² | Pearson | per-drug Pearson | per-drug Spearman |",
              "|---|---|---|---|---|---|---|"]
@@ -123,7 +118,7 @@ def main() -> None:
               f"max |·| {payload['int8_vs_torch']['max_abs']:.3f} ln µM. PyTorch predictions reproduce the committed "
               f"evaluation to {reproduced:.1e} ln µM. Bundle {matrix.data_sha256[:12]}…; {machine['cpu']}, "
               f"{machine['cores']} cores; torch {machine['torch']}, onnxruntime {machine['onnxruntime']}."]
-    (args.out / "int8_accuracy.md").write_text("\n".join(lines) + "\n")
+    write_outputs(args.out, "int8_accuracy", payload, "\n".join(lines) + "\n", indent=2)
     print("\n".join(lines))
 
 

@@ -179,15 +179,11 @@ def main() -> None:
     import gradio
     import onnxruntime
 
-    from machine import describe
+    from machine import describe, write_outputs
 
     machine = describe(gradio=gradio.__version__, onnxruntime=onnxruntime.__version__)
     payload = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "requests": args.requests,
                "server_memory": memory, "records": records}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    tmp_json = RESULTS / "load.json.tmp"
-    tmp_json.write_text(json.dumps(payload, indent=2) + "\n")
-    tmp_json.replace(RESULTS / "load.json")
     lines = ["| clients | endpoint | requests | p50 ms | p99 ms | requests/s | errors | floor p50 ms | p50 / floor |",
              "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['clients']} | {r['endpoint']} | {r['requests']} | {r['p50_ms']} | {r['p99_ms']} | {r['rps']} | "
@@ -196,7 +192,7 @@ def main() -> None:
               f"{machine['gradio']}, onnxruntime {machine['onnxruntime']}. Server and clients in separate processes. App server "
               "memory (resident / peak): " + "; ".join(f"after {m['after']} {m['rss_mb']:.0f} / {m['peak_mb']:.0f} MB"
                                                         for m in memory) + "."]
-    (RESULTS / "load.md").write_text("\n".join(lines) + "\n")
+    write_outputs(RESULTS, "load", payload, "\n".join(lines) + "\n", indent=2)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ torch thread per fit in every path. Writes ``parallel_speedup.json`` and ``paral
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -20,18 +19,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, write_outputs  # noqa: E402
 
 
 def main() -> None:
     import numpy as np
 
     from drugresponse.paths import default_data_dir
-    from drugresponse.train.bundle import Bundle, bundle_dir
-    from drugresponse.train.evaluate import EvaluationConfig, evaluate, fit_fold
-    from drugresponse.train.matrix import load_matrix
-    from drugresponse.train.parallel import run_tasks
-    from drugresponse.train.splits import load_folds
+    from drugresponse.train.data.bundle import Bundle, bundle_dir
+    from drugresponse.train.evaluation.cross_validation import EvaluationConfig, evaluate, fit_fold
+    from drugresponse.train.data.response_matrix import load_matrix
+    from drugresponse.train.evaluation.ray_tasks import run_tasks
+    from drugresponse.train.data.splits import load_folds
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
@@ -66,7 +65,6 @@ def main() -> None:
                "speedup": timings["serial"] / timings["Ray, 2 local workers"], "identical_results": identical,
                "single_fold_seconds": single, "ray_overhead": single["Ray, 1 worker"] / single["direct"] - 1,
                "single_fold_identical": same_fold, "machine": describe()}
-    (args.out / "parallel_speedup.json").write_text(json.dumps(payload, indent=1) + "\n")
     m = payload["machine"]
     lines = ["| run | wall-clock s | |", "|---|---|---|",
              f"| 5-fold LCO ({', '.join(args.models)}), serial | {timings['serial']:.0f} | |",
@@ -76,7 +74,7 @@ def main() -> None:
              f"| same, one Ray task (start-up included) | {single['Ray, 1 worker']:.0f} | "
              f"{payload['ray_overhead']:+.1%}; predictions {'identical' if same_fold else 'DIFFERENT'} |",
              "", f"One torch thread per fit; {m['cpu']}, {m['cores']} cores, nothing else running.", ""]
-    (args.out / "parallel_speedup.md").write_text("\n".join(lines))
+    write_outputs(args.out, "parallel_speedup", payload, "\n".join(lines))
     print("\n".join(lines))
 
 

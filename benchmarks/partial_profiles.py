@@ -12,7 +12,6 @@ spread of the full-profile predictions. Writes ``partial_profiles.json`` and ``p
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, write_outputs  # noqa: E402
 
 
 def scenarios(expression: np.ndarray, genes: list[str], read: list[str], rng) -> dict:
@@ -119,8 +118,7 @@ def main() -> None:
         print(name, results[name], file=sys.stderr)
     meta = {"lines": len(rows), "model": args.model.name, "prediction_sd": float(full.std(axis=0).mean()),
             "machine": describe()}
-    (args.out / "partial_profiles.json").write_text(json.dumps({**meta, "scenarios": results}, indent=1) + "\n")
-    (args.out / "partial_profiles.md").write_text(markdown(results, meta))
+    write_outputs(args.out, "partial_profiles", {**meta, "scenarios": results}, markdown(results, meta))
     print(markdown(results, meta))
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, write_outputs  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -94,13 +94,12 @@ def main() -> None:
     node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
     meta = {"machine": describe(node=node_version, chromium=chromium), "repeats": args.repeats}
-    (args.out / "web_runtime.json").write_text(json.dumps({**meta, "rows": rows}, indent=1) + "\n")
     lines = ["| runtime | model | cold start ms (download + session) | one prediction ms (286 drugs) |", "|---|---|---|---|"]
     lines += [f"| {r['runtime']} | {r['model']} | {r['cold_start_ms']:,.0f} | {r['predict_ms']:.2f} |" for r in rows]
     m = meta["machine"]
     lines += ["", f"Median over {args.repeats} fresh page loads / processes; one GDSC line; loopback static server. "
               f"{m['cpu']}, {m['cores']} cores; {m['chromium']}; Node.js {m['node']}.", ""]
-    (args.out / "web_runtime.md").write_text("\n".join(lines))
+    write_outputs(args.out, "web_runtime", {**meta, "rows": rows}, "\n".join(lines))
     print("\n".join(lines))
 
 

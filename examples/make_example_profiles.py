@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from drugresponse.paths import default_data_dir
-from drugresponse.train.bundle import MODALITIES, Bundle, bundle_dir
+from drugresponse.train.data.bundle import MODALITIES, Bundle, bundle_dir
 
 HERE = Path(__file__).resolve().parent
 CELL_LINES = ("A549", "MCF7")

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from drugresponse.errors import UserError
-from drugresponse.train.attributions import STEPS, path_slope
+from drugresponse.train.model.attributions import STEPS, path_slope
 
 from .fused import FusedModel
 

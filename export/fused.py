@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from drugresponse.train.model import DrugResponseModel
+from drugresponse.train.model.modules import DrugResponseModel
 
 
 class FusedModel(nn.Module):

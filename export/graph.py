@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drugresponse.train.bundle import MODALITIES
+from drugresponse.train.data.bundle import MODALITIES
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from drugresponse.events import describe as describe_events
+from drugresponse.atomic_files import write_text_atomic
+from drugresponse.driver_events import describe as describe_events
 
 SPLIT_NAMES = {"lco": "LCO (unseen cell lines)", "lpo": "LPO (unseen pairs)", "lto": "LTO (unseen organ or lineage systems)"}
 
@@ -52,7 +53,7 @@ def _search_lines(search: list[dict]) -> list[str]:
         return []
     named = sorted(((("expression only" if c["config"]["n_copy_number_genes"] == 0 else
                       "expression + mutation + copy number"), c["val_loss"]) for c in search), key=lambda x: x[1])
-    return [f"- Setting chosen on an inner split of the training lines (validation loss, lower is better): "
+    return ["- Setting chosen on an inner split of the training lines (validation loss, lower is better): "
             + ", ".join(f"{name} {loss:.3f}" for name, loss in named) + f"; {named[0][0]} was trained."]
 
 
@@ -146,6 +147,4 @@ def write_model_card(sidecar_path: Path, summary: dict, out: Path, int8_sidecar:
                      int8_accuracy: Path | None = None, explain_sidecar: Path | None = None) -> None:
     read = lambda path: json.loads(Path(path).read_text()) if path and Path(path).is_file() else None  # noqa: E731
     text = model_card(read(sidecar_path), summary, read(int8_sidecar), read(int8_accuracy), read(explain_sidecar))
-    tmp = out.with_name("." + out.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
+    write_text_atomic(out, text)

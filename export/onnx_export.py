@@ -20,9 +20,10 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from drugresponse.atomic_files import write_json_atomic
 from drugresponse.errors import UserError
-from drugresponse.train.bundle import MODALITIES, OMICS
-from drugresponse.train.checkpoint import load_checkpoint
+from drugresponse.train.data.bundle import MODALITIES, OMICS
+from drugresponse.train.model.checkpoint import load_checkpoint
 
 from .explain import COMPLETENESS_TOLERANCE, ExplainModel, checkpoint_feature_names
 from .fused import FusedModel
@@ -94,9 +95,15 @@ def explain_path(out: Path) -> Path:
 
 
 def _stamp(graph_path: Path, metadata: dict, doc: str) -> ort.InferenceSession:
-    """Write the metadata into the graph, run the full checker, and open it with onnxruntime."""
+    """Write the metadata into the graph, run the full checker, and open it with onnxruntime.
+
+    The exporter's per-node debug records (module class paths, source stack traces with this checkout's absolute
+    paths) are dropped: they say nothing about the model, and they would make the file depend on where and how the
+    code that traced it was laid out."""
     proto = onnx.load(str(graph_path))
     del proto.metadata_props[:]
+    for node in proto.graph.node:
+        del node.metadata_props[:]
     for key, value in metadata.items():
         proto.metadata_props.add(key=key, value=value)
     proto.doc_string = doc
@@ -109,7 +116,7 @@ def _write_sidecar(graph_path: Path, metadata: dict, spec: ExportSpec, check: di
     sidecar = {k: json.loads(v) for k, v in metadata.items()}
     sidecar.update({"input_names": list(spec.input_names), "output_names": list(spec.output_names),
                     "opset": spec.opset, "parity": check})
-    graph_path.with_suffix(".json").write_text(json.dumps(sidecar) + "\n")
+    write_json_atomic(graph_path.with_suffix(".json"), sidecar, indent=None)
 
 
 def _check_and_stage(model, info: dict, metadata: dict, graph_path: Path, profiles: dict, spec: ExportSpec,

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from drugresponse.errors import UserError
-from drugresponse.train.bundle import Bundle
-from drugresponse.train.checkpoint import load_checkpoint
+from drugresponse.train.data.bundle import Bundle, is_valid_bundle
+from drugresponse.train.model.checkpoint import load_checkpoint
 
 from .model_card import write_model_card
 from .onnx_export import explain_path, export_model, int8_path
@@ -31,8 +31,14 @@ def _check_results(results: Path, info: dict) -> None:
                                 f"(with --preset {wanted['preset']}), or point --results elsewhere.")
 
 
-def export_all(bundle: Bundle, checkpoint: Path, out: Path, results: Path) -> dict:
-    """Write ``out`` (the ONNX model), ``out.json`` and every asset the app reads beside it."""
+def export_all(bundle: Bundle | Path, checkpoint: Path, out: Path, results: Path) -> dict:
+    """Write ``out`` (the ONNX model), ``out.json`` and every asset the app reads beside it. ``bundle`` is the data
+    bundle the checkpoint was trained on, or its folder (needed for the parity check and the app's profiles)."""
+    if not isinstance(bundle, Bundle):
+        if not is_valid_bundle(bundle):
+            raise UserError(f"no valid data bundle at {bundle} (needed for the parity check and the app's "
+                            f"profiles). Build it with `drugresponse data build`.")
+        bundle = Bundle.open(bundle)
     _, info = load_checkpoint(checkpoint)
     if info["data_sha256"] != bundle.manifest["content_sha256"]:
         raise UserError(f"the checkpoint was trained on bundle {info['data_sha256'][:12]}… but the bundle at "

@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+from .conformal import half_widths, read_conformal
 
 SENSITIVE, RESISTANT = 20.0, 80.0  # percentile cut-offs for the plain-words call
 HELD_OUT_FILE = "lco_heldout_all_drugs.parquet"  # every drug for each LCO-held-out line (written at export)
@@ -34,9 +35,7 @@ class Calibration:
     @classmethod
     def load(cls, evaluation_dir: Path, drugs: list[str]) -> "Calibration":
         """From the assets' evaluation folder: the LCO held-out predictions and the conformal half-widths."""
-        conformal = Path(evaluation_dir) / "conformal.json"
-        return cls(read_held_out(evaluation_dir, drugs)[1], drugs,
-                   json.loads(conformal.read_text()) if conformal.is_file() else None)
+        return cls(read_held_out(evaluation_dir, drugs)[1], drugs, read_conformal(evaluation_dir))
 
     def __init__(self, held_out: np.ndarray, drugs: list[str], conformal: dict | None):
         """``held_out`` [cell lines, drugs]: held-out predictions (NaN where a line has none)."""
@@ -44,7 +43,7 @@ class Calibration:
         self.typical = np.array([np.median(s) if len(s) else np.nan for s in self.sorted])
         self.spread = np.array([np.std(s) if len(s) else np.nan for s in self.sorted]) + 1e-6
         self.conformal = conformal or {"drugs": {}}
-        self.half_width = np.array([self.conformal["drugs"].get(d, {}).get("half_width", np.nan) for d in drugs])
+        self.half_width = half_widths(self.conformal, drugs)
 
     def percentile(self, predictions: np.ndarray) -> np.ndarray:
         """[samples, drugs] -> % of GDSC lines with a lower held-out prediction (NaN for a NaN prediction)."""

@@ -16,8 +16,8 @@ import numpy as np
 import onnxruntime as ort
 import polars as pl
 
+from drugresponse.driver_events import kind as event_kind
 from drugresponse.errors import UserError
-from drugresponse.events import kind as event_kind
 
 from .runtime import session_options
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from drugresponse.driver_events import describe as describe_events
 from drugresponse.errors import UserError
-from drugresponse.events import describe as describe_events
 
 from .catalog import Catalog
 from .explain import Explainer, readable

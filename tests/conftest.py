@@ -15,7 +15,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def fixture_sources():
-    from drugresponse.train.sources import SourceFile, Sources
+    from drugresponse.train.data.sources import SourceFile, Sources
 
     spec = json.loads((FIXTURES / "sources" / "sources.json").read_text())
     return Sources(
@@ -31,7 +31,7 @@ def sources():
 
 @pytest.fixture(scope="session")
 def bundle_path(tmp_path_factory, sources):
-    from drugresponse.train.bundle_build import build_bundle
+    from drugresponse.train.data.bundle_build import build_bundle
 
     path, built = build_bundle(tmp_path_factory.mktemp("data"), FIXTURES / "sources", sources)
     assert built
@@ -40,21 +40,21 @@ def bundle_path(tmp_path_factory, sources):
 
 @pytest.fixture(scope="session")
 def bundle(bundle_path):
-    from drugresponse.train.bundle import Bundle
+    from drugresponse.train.data.bundle import Bundle
 
     return Bundle.open(bundle_path)
 
 
 @pytest.fixture(scope="session")
 def matrix(bundle):
-    from drugresponse.train.matrix import load_matrix
+    from drugresponse.train.data.response_matrix import load_matrix
 
     return load_matrix(bundle, "GDSC2")
 
 
 @pytest.fixture(scope="session")
 def checkpoint(matrix, tmp_path_factory):
-    from drugresponse.train.final import train_final
+    from drugresponse.train.model.final_model import train_final
 
     return train_final(matrix, tmp_path_factory.mktemp("ckpt") / "gdsc2", "quick", seed=0)
 
@@ -73,7 +73,7 @@ def exported(checkpoint, bundle, tmp_path_factory):
 def assets_dir(matrix, bundle, checkpoint, tmp_path_factory):
     """App assets written by the project's own evaluate + export steps, on the fixture slice."""
     from drugresponse.export.pipeline import export_all
-    from drugresponse.train.evaluate import EvaluationConfig, evaluate
+    from drugresponse.train.evaluation.cross_validation import EvaluationConfig, evaluate
 
     results = tmp_path_factory.mktemp("results")
     evaluate(matrix, EvaluationConfig(split="lco", n_folds=3, preset="quick",

@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 
 from drugresponse.errors import UserError
-from drugresponse.train.bundle import Bundle, bundle_dir, is_valid_bundle
-from drugresponse.train.bundle_build import build_bundle
-from drugresponse.train.sources import SourceFile, Sources
+from drugresponse.train.data.bundle import Bundle, bundle_dir, is_valid_bundle
+from drugresponse.train.data.bundle_build import build_bundle
+from drugresponse.train.data.sources import SourceFile, Sources
 
 from .conftest import FIXTURES
 
@@ -76,7 +76,7 @@ def test_missing_file_in_from_dir(tmp_path, sources):
 
 
 def test_corrupt_archive_gets_a_clear_message(tmp_path, sources):
-    from drugresponse.train.sources import sha256_of
+    from drugresponse.train.data.sources import sha256_of
 
     src = tmp_path / "src"
     src.mkdir()
@@ -90,7 +90,7 @@ def test_corrupt_archive_gets_a_clear_message(tmp_path, sources):
 
 
 def test_interrupted_build_leaves_no_partial_bundle(tmp_path, sources, monkeypatch):
-    from drugresponse.train import bundle_build
+    from drugresponse.train.data import bundle_build
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
@@ -112,7 +112,7 @@ def test_damaged_bundle_is_not_valid(tmp_path, bundle_path):
 def test_pickle_loader_refuses_arbitrary_code():
     import pickle
 
-    from drugresponse.train.safe_pickle import load_pickle
+    from drugresponse.train.data.safe_pickle import load_pickle
 
     class Evil:
         def __reduce__(self):
@@ -172,7 +172,7 @@ def test_near_identical_expression_profiles_are_left_out_and_named(bundle):
 
 
 def test_duplicate_check_finds_only_pairs_above_the_threshold():
-    from drugresponse.train.bundle_build import duplicate_profiles
+    from drugresponse.train.data.bundle_build import duplicate_profiles
 
     # constructed vectors, not data: the threshold needs a pair just above it and one below, which a real slice
     # of 45 lines does not hold

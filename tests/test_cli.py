@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from drugresponse.cli import main
-from drugresponse.train.bundle import bundle_dir
+from drugresponse.train.data.bundle import bundle_dir
 
 
 def test_help_lists_every_stage(capsys):
@@ -42,7 +42,8 @@ def test_wheel_puts_stages_under_drugresponse_only(tmp_path):
     tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
     assert tops == {"drugresponse", wheel.name.split("-py3")[0] + ".dist-info"}
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"drugresponse/train/model.py", "drugresponse/export/onnx_export.py", "drugresponse/serve/app.py"} <= set(names)
+    assert {"drugresponse/train/model/modules.py", "drugresponse/train/data/bundle.py", "drugresponse/cli/serve.py",
+            "drugresponse/export/onnx_export.py", "drugresponse/serve/app.py"} <= set(names)
 
 
 def test_train_excludes_the_listed_cell_lines(bundle_path, matrix, tmp_path, capsys):

@@ -49,7 +49,7 @@ def test_the_inputs_the_readme_names_are_the_ones_that_change_the_output(service
 
 def test_features_read_lists_exactly_the_driver_events_that_act(service):
     """Flipping an event the metadata lists as read changes some drug's prediction; flipping any other does not."""
-    from drugresponse.events import describe
+    from drugresponse.driver_events import describe
 
     runtime = service.runtime
     names, read = runtime.driver_names, set(runtime.features_read["drivers"])

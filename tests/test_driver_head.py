@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from drugresponse.train.driver_head import DriverHead, HeadConfig, welch_screen
+from drugresponse.train.model.driver_head import DriverHead, HeadConfig, welch_screen
 
 
 def test_screen_is_welchs_t_test_on_real_events(matrix):

@@ -11,8 +11,9 @@ import polars as pl
 import pytest
 
 from drugresponse.errors import UserError
-from drugresponse.train.evaluate import EvaluationConfig, evaluate, make_predictor
-from drugresponse.train.splits import make_folds, train_mask
+from drugresponse.train.evaluation.cross_validation import EvaluationConfig, evaluate
+from drugresponse.train.evaluation.registry import make_predictor
+from drugresponse.train.data.splits import make_folds, train_mask
 
 from .test_serve_app import free_port
 
@@ -41,7 +42,7 @@ def test_records_have_the_documented_fields(lco_results):
 
 
 def test_records_match_the_predictions_they_were_computed_from(lco_results):
-    from drugresponse.train import metrics
+    from drugresponse.train.evaluation import metrics
 
     out, records = lco_results
     predictions = pl.read_parquet(out / "GDSC2_lco_predictions.parquet")
@@ -160,13 +161,13 @@ def test_fitting_never_reads_the_test_fold(matrix, name):
 
 
 def test_model_names_cover_the_baselines():
-    from drugresponse.train.evaluate import BASELINES, MODEL_NAMES
+    from drugresponse.train.evaluation.registry import BASELINES, MODEL_NAMES
 
     assert set(MODEL_NAMES) == set(BASELINES) | {"mlp_ensemble"}
 
 
 def test_an_interrupted_evaluation_writes_nothing(matrix, tmp_path, monkeypatch):
-    from drugresponse.train import evaluate as evaluation
+    from drugresponse.train.evaluation import cross_validation as evaluation
 
     real, calls = evaluation.fit_fold, []
 
@@ -183,7 +184,7 @@ def test_an_interrupted_evaluation_writes_nothing(matrix, tmp_path, monkeypatch)
 
 
 def test_tree_baseline_chooses_its_setting_on_training_lines_and_predicts_every_drug(matrix):
-    from drugresponse.train.trees import SETTINGS, GradientBoostingPerDrug
+    from drugresponse.train.baselines.trees import SETTINGS, GradientBoostingPerDrug
 
     folds = make_folds(matrix, "lco", 3, seed=0)
     model = GradientBoostingPerDrug(tuning_drugs=4).fit(matrix, train_mask(folds, 0), "lco", seed=1)

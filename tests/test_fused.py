@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from drugresponse.export.fused import FusedModel
-from drugresponse.train.bundle import MODALITIES
-from drugresponse.train.model import DriverEffects, DrugResponseModel, MultiTaskNet, round_weights_to_half
-from drugresponse.train.preprocessing import FittedScaling, Preprocessor, normalise_expression
+from drugresponse.train.data.bundle import MODALITIES
+from drugresponse.train.model.modules import DriverEffects, DrugResponseModel, MultiTaskNet, round_weights_to_half
+from drugresponse.train.model.preprocessing import FittedScaling, Preprocessor, normalise_expression
 
 
 def _model(bundle, hidden, ridge_weight, members=3):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from drugresponse.train import metrics
+from drugresponse.train.evaluation import metrics
 
 
 def test_pooled_errors_and_correlations_by_hand():

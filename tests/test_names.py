@@ -1,4 +1,4 @@
-from drugresponse.train.names import align_nci_h_keys, key_index, normalise
+from drugresponse.train.data.cell_line_names import align_nci_h_keys, key_index, normalise
 
 
 def test_normalise_matches_spelling_variants():

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from drugresponse.train.preprocessing import FittedScaling, Preprocessor, ReferenceMoments, normalise_expression
+from drugresponse.train.model.preprocessing import FittedScaling, Preprocessor, ReferenceMoments, normalise_expression
 
 
 def test_a_complete_bundle_profile_passes_unchanged(bundle):

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.real_data
 
 @pytest.fixture(scope="module")
 def real_bundle_path():
-    from drugresponse.train.bundle_build import build_bundle
+    from drugresponse.train.data.bundle_build import build_bundle
 
     try:
         path, _ = build_bundle(default_data_dir())
@@ -28,7 +28,7 @@ def real_bundle_path():
 
 
 def test_gdsc2_counts_meet_the_design(real_bundle_path):
-    from drugresponse.train.bundle import info
+    from drugresponse.train.data.bundle import info
 
     summary = info(real_bundle_path)
     gdsc2 = summary["datasets"]["GDSC2"]
@@ -61,7 +61,7 @@ def test_second_build_is_quick(real_bundle_path, capsys):
 
 def test_committed_model_was_trained_on_this_bundle(real_bundle_path):
     from drugresponse.serve.runtime import load_runtime
-    from drugresponse.train.bundle import Bundle
+    from drugresponse.train.data.bundle import Bundle
 
     if not (ASSETS_DIR / "model.onnx").is_file():
         pytest.skip("no committed model in assets/")

@@ -4,8 +4,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from drugresponse.train.seed_study import SeedStudyConfig, run
-from drugresponse.train.seed_study_table import from_study_files, with_z_score
+from drugresponse.train.seed_study.ladder import SeedStudyConfig, run
+from drugresponse.train.seed_study.study_table import from_study_files, with_z_score
 
 
 def study_layout(bundle, folder, details_format="csv"):

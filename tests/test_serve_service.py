@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from drugresponse.errors import UserError
-from drugresponse.export.serving_assets import conformal_intervals, conformal_quantile
+from drugresponse.serve.conformal import conformal_intervals, conformal_quantile
 from drugresponse.serve.calibration import Calibration
 from drugresponse.serve.catalog import Catalog
 from drugresponse.serve.runtime import load_runtime

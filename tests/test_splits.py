@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from drugresponse.errors import UserError
-from drugresponse.train.splits import (NOT_MEASURED, TISSUE_GROUPS, TRAIN_ONLY, UNLABELLED, inner_split, make_folds,
+from drugresponse.train.data.splits import (NOT_MEASURED, TISSUE_GROUPS, TRAIN_ONLY, UNLABELLED, inner_split, make_folds,
                                        tissue_groups, train_mask)
 
 

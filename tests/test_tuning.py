@@ -5,7 +5,7 @@ import json
 import pytest
 
 from drugresponse.cli import main
-from drugresponse.train.tuning import SPACE
+from drugresponse.train.evaluation.tuning import SPACE
 
 
 @pytest.fixture(scope="module")

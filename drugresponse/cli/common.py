@@ -1,0 +1,60 @@
+"""Options several commands share, and where their files go by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drugresponse.paths import DATA_DIR_ENV, WORK_DIR, default_data_dir
+
+RESULTS_DIR = WORK_DIR / "benchmarks" / "results"
+CHECKPOINT_DIR = WORK_DIR / "checkpoints" / "gdsc2"
+
+
+def add_data_dir(parser) -> None:
+    parser.add_argument("--data-dir", help=f"data folder (default: ${DATA_DIR_ENV} or a per-user cache folder)")
+
+
+def bundle_path(args) -> Path:
+    from drugresponse.train.data.bundle import bundle_dir
+
+    return bundle_dir(Path(args.data_dir) if args.data_dir else default_data_dir())
+
+
+def add_model_options(parser) -> None:
+    """--data-dir, --dataset, --seed and --preset: what train, evaluate and tune share."""
+    add_data_dir(parser)
+    parser.add_argument("--dataset", default="GDSC2", type=str.upper, choices=["GDSC1", "GDSC2"],
+                        help="which screen to learn (default GDSC2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for folds, inner splits and weights")
+    parser.add_argument("--preset", default="full", choices=["full", "quick"],
+                        help="model settings: full (the published model) or quick (seconds, for smoke tests)")
+
+
+def add_parallel_options(parser) -> None:
+    parser.add_argument("--workers", type=int, default=0,
+                        help="run the folds as Ray tasks on this many local workers (default 0: serially, no Ray "
+                             "needed; needs the [scale] extra)")
+    parser.add_argument("--address", default=None,
+                        help="join this Ray cluster (e.g. 10.0.0.5:6379, or auto) instead of starting a local one; "
+                             "also read from RAY_ADDRESS. Every node needs this package installed.")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads per fit (default 1; results depend on it, so compare runs at the same "
+                             "value)")
+
+
+def add_onnx_options(parser) -> None:
+    """--model and --provider: which ONNX file serves, on which onnxruntime execution provider."""
+    from drugresponse.paths import ASSETS_DIR
+
+    parser.add_argument("--model", default=str(ASSETS_DIR / "model.onnx"),
+                        help="the ONNX model, e.g. assets/model_int8.onnx (default: the committed float32 model); the "
+                             "assets beside it are read too")
+    parser.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="onnxruntime execution provider (auto: CUDA when available, else CPU)")
+
+
+def matrix(args):
+    """The response matrix of ``--dataset`` from the bundle of ``--data-dir``."""
+    from drugresponse.train.data.response_matrix import open_matrix
+
+    return open_matrix(bundle_path(args), args.dataset)

@@ -1,0 +1,44 @@
+"""``drugresponse predict``: score a cohort of profiles into a table of predictions, no app needed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from drugresponse.errors import UserError
+
+from .common import add_onnx_options
+
+
+def run(args) -> None:
+    from drugresponse.serve.batch import predict_file
+    from drugresponse.serve.calibration import Calibration
+    from drugresponse.serve.runtime import load_runtime
+
+    if args.chunk < 1:
+        raise UserError("--chunk must be at least 1 (samples per chunk).")
+    model = Path(args.model)
+    runtime = load_runtime(model, args.provider, threads=args.threads)
+    calibration = Calibration.load(model.parent / "evaluation", runtime.drugs)
+    start = time.perf_counter()
+    report = predict_file(runtime, calibration, Path(args.input), Path(args.out), args.chunk, not args.quiet)
+    seconds = time.perf_counter() - start
+    print(f"wrote {report['out']}: {report['samples']:,} samples x {report['drugs']} drugs ({report['rows']:,} rows, "
+          f"{report['layout']} layout) in {seconds:.1f} s on {runtime.provider}"
+          + (f"; {report['flagged']} sample(s) flagged (see the flag column)" if report["flagged"] else ""))
+
+
+def add_command(commands) -> None:
+    predict = commands.add_parser(
+        "predict", help="score a cohort of profiles (CSV or parquet) into a table of predictions, no app needed",
+        description="Batch scoring: every sample of INPUT (the app's long or wide layout, .csv or .parquet) for every "
+                    "drug, streamed in chunks, validated as the app validates uploads. OUTPUT (.parquet or .csv) has "
+                    "one row per sample and drug: ln_ic50, ic50_um, interval_low/high (80%), percentile among "
+                    "held-out GDSC predictions, call, flag.")
+    predict.add_argument("input", help="profiles file (.csv or .parquet)")
+    predict.add_argument("-o", "--out", required=True, help="predictions file to write (.parquet or .csv)")
+    add_onnx_options(predict)
+    predict.add_argument("--chunk", type=int, default=512, help="samples per chunk (bounds memory; default 512)")
+    predict.add_argument("--threads", type=int, default=0, help="onnxruntime threads (default 0: all cores)")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict.set_defaults(func=run)

@@ -1,0 +1,165 @@
+"""Cross-validated evaluation: every model and baseline on the same saved, seeded folds.
+
+Each (model, fold) is one task (``fit_fold``), run serially or on Ray (``ray_tasks.py``); the same seed gives
+the same folds and the same metrics either way. Writes the result files of ``results.py`` to ``out_dir``
+(``benchmarks/results`` by default), the folds to ``folds/<dataset>_<split>_seed<seed>.parquet``, and, for the
+neural model on whole held-out lines, every drug's held-out prediction per line (and on LCO its contribution
+summary).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from drugresponse.errors import UserError
+
+from ..data.response_matrix import ResponseMatrix
+from ..data.splits import TRAIN_ONLY, load_folds, make_folds, save_folds, train_mask
+from ..model.attributions import ContributionSummary
+from ..model.predictor import NeuralPredictor
+from . import metrics
+from .model_names import ABLATION_SUFFIX, MODEL_NAMES, NEURAL_MODEL, TUNED_MODEL
+from .ray_tasks import run_tasks, set_threads
+from .registry import is_baseline, make_predictor
+from .results import merge_with_saved, write_results
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    dataset: str = "GDSC2"
+    split: str = "lco"
+    n_folds: int = 5
+    seed: int = 0
+    preset: str = "full"
+    models: tuple[str, ...] = MODEL_NAMES
+    threads: int = 1  # torch threads per fit, the same in every execution path (results depend on it)
+    workers: int = 0  # 0: serial in this process; N: Ray with N local workers
+    address: str | None = None  # join this Ray cluster instead of starting a local one
+    merge: bool = False  # add these models to the saved results of the same evaluation instead of replacing them
+    tuned: dict | None = None  # fold -> configuration for "mlp_ensemble_tuned" (from `drugresponse tune`)
+
+    @property
+    def stem(self) -> str:
+        return f"{self.dataset}_{self.split}"
+
+
+def _folds(matrix: ResponseMatrix, config: EvaluationConfig, out_dir: Path) -> np.ndarray:
+    path = out_dir / "folds" / f"{config.dataset}_{config.split}_seed{config.seed}.parquet"
+    if path.is_file():
+        folds = load_folds(matrix, path)
+        if int(folds.max()) + 1 != config.n_folds:
+            raise UserError(f"the saved folds {path} have {int(folds.max()) + 1} folds, not the {config.n_folds} asked "
+                            f"for; pass --folds {int(folds.max()) + 1}, or delete the file to make new folds.")
+        return folds
+    folds = make_folds(matrix, config.split, config.n_folds, config.seed)
+    save_folds(matrix, folds, path)
+    print(f"made {config.n_folds} {config.split} folds (seed {config.seed}), saved to {path}", file=sys.stderr)
+    return folds
+
+
+def _predictions(name: str, predictor, matrix: ResponseMatrix, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The predictor's out-of-fold predictions, plus the neural model's without its driver head."""
+    out = {name: predictor.predict(matrix, rows)}
+    if isinstance(predictor, NeuralPredictor) and predictor.model_.drivers is not None:
+        out[name + ABLATION_SUFFIX] = predictor.predict(matrix, rows, drivers=False)
+    return out
+
+
+def fit_fold(matrix: ResponseMatrix, folds: np.ndarray, name: str, preset: str, split: str, seed: int,
+             threads: int, fold: int, tuned: dict | None = None) -> dict:
+    """Fit one model on one fold's training pairs and predict its held-out lines (a task: pure, seeded)."""
+    set_threads(threads)
+    start = time.perf_counter()
+    test = folds == fold
+    predictor = make_predictor(name, preset, tuned).fit(matrix, train_mask(folds, fold), split, seed * 100 + fold)
+    rows = np.nonzero(test.any(axis=1))[0]
+    result = {"fold": fold, "rows": rows, "predictions": _predictions(name, predictor, matrix, rows),
+              "seconds": time.perf_counter() - start}
+    if getattr(predictor, "history_", None) is not None:
+        result["history"] = {"fold": fold, "chosen": predictor.chosen_.to_dict(), "search": predictor.search_,
+                             **predictor.history_.to_dict()}
+    if name == NEURAL_MODEL and split == "lco":
+        summary = ContributionSummary(matrix.drugs)
+        summary.add(predictor.model_, matrix, rows)
+        result["contributions"] = summary.sums
+    return result
+
+
+def evaluate(matrix: ResponseMatrix, config: EvaluationConfig, out_dir: Path) -> list[dict]:
+    """Run every requested model on the saved folds; write and return one record per model (and ablation)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    folds = _folds(matrix, config, out_dir)
+    tasks = [(name, config.preset, config.split, config.seed, config.threads, fold,
+              (config.tuned or {}).get(fold) if name == TUNED_MODEL else None)
+             for name in config.models for fold in range(config.n_folds)]
+    results = run_tasks(fit_fold, tasks, config.workers, config.address, desc=f"{config.split} folds",
+                        shared={"matrix": matrix, "folds": folds})
+    rows_all, cols_all = np.nonzero(folds >= 0)
+    measured = matrix.ln_ic50[rows_all, cols_all]
+    records, predictions, histories, extras = [], [], {}, {}
+    for name in config.models:
+        fold_results = [r for (task_name, *_), r in zip(tasks, results) if task_name == name]
+        oof, per_fold = {}, {}
+        for result in fold_results:
+            test = folds == result["fold"]
+            rows = result["rows"]
+            r, c = np.nonzero(test)
+            for variant, predicted in result["predictions"].items():
+                target = oof.setdefault(variant, np.full(matrix.ln_ic50.shape, np.nan, dtype=np.float32))
+                target[rows] = np.where(test[rows], predicted, target[rows])
+                per_fold.setdefault(variant, []).append(
+                    {"fold": result["fold"], **metrics.summary(c, matrix.ln_ic50[r, c], target[r, c])})
+        seconds = round(sum(r["seconds"] for r in fold_results), 1)
+        for variant, values in oof.items():
+            predicted = values[rows_all, cols_all]
+            record = {"dataset": config.dataset, "split": config.split, "model": variant,
+                      "baseline": is_baseline(variant),
+                      "ablation": variant.endswith(ABLATION_SUFFIX), "folds": config.n_folds,
+                      **metrics.summary(cols_all, measured, predicted),
+                      "seconds": seconds, "seed": config.seed, "preset": config.preset, "threads": config.threads,
+                      "data_sha256": matrix.data_sha256,
+                      "train_only_cell_lines": int(np.sum((folds == TRAIN_ONLY).any(axis=1))),
+                      "per_fold": per_fold[variant]}
+            records.append(record)
+            print(f"{variant}: RMSE {record['rmse']:.3f}, per-drug Pearson {record['per_drug_pearson']:.3f} "
+                  f"(fits took {seconds:.0f} s)", file=sys.stderr)
+            predictions.append(pl.DataFrame({
+                "model": variant, "cell_line": np.array(matrix.cell_lines)[rows_all],
+                "drug": np.array(matrix.drugs)[cols_all], "fold": folds[rows_all, cols_all], "measured": measured,
+                "predicted": predicted}))
+        if any("history" in r for r in fold_results):
+            histories[name] = [r["history"] for r in fold_results]
+        if name == NEURAL_MODEL:
+            extras.update(_held_out_extras(matrix, config, fold_results))
+    table = pl.concat(predictions).with_columns(pl.col("measured", "predicted").cast(pl.Float32),
+                                                pl.col("fold").cast(pl.Int8))
+    if config.merge:
+        records, table, histories = merge_with_saved(out_dir, config.stem, records, table, histories)
+    write_results(out_dir, config.stem, records, table, histories, config.n_folds, extras)
+    return records
+
+
+def _held_out_extras(matrix: ResponseMatrix, config: EvaluationConfig, fold_results: list[dict]) -> dict:
+    """Whole lines held out: every drug's prediction for each held-out line (what the app shows as the honest
+    prediction for a GDSC line) and, for LCO, the held-out contribution summary."""
+    if config.split == "lpo":
+        return {}
+    dense = np.full(matrix.ln_ic50.shape, np.nan, np.float32)
+    for result in fold_results:
+        dense[result["rows"]] = result["predictions"][NEURAL_MODEL]
+    held_out = pl.DataFrame(dense, schema=matrix.drugs, orient="row").insert_column(
+        0, pl.Series("cell_line", matrix.cell_lines))
+    out = {f"{config.stem}_{NEURAL_MODEL}_heldout_all_drugs.parquet": held_out}
+    if config.split == "lco":
+        summary = ContributionSummary(matrix.drugs)
+        for result in fold_results:
+            summary.merge(result["contributions"])
+        lines = sum(len(r["rows"]) for r in fold_results)
+        out[f"{config.stem}_{NEURAL_MODEL}_contributions.parquet"] = summary.table(lines)
+    return out
