@@ -9,8 +9,8 @@ import torch
 from drugresponse.errors import UserError
 from drugresponse.export.onnx_export import export_model
 from drugresponse.export.quantize import INT8_TOLERANCE
-from drugresponse.train.bundle import MODALITIES
-from drugresponse.train.checkpoint import load_checkpoint
+from drugresponse.train.data.bundle import MODALITIES
+from drugresponse.train.model.checkpoint import load_checkpoint
 
 
 def _run(path, profiles):
@@ -35,7 +35,7 @@ def test_export_writes_the_model_and_its_int8_variant_with_the_declared_interfac
     # head a third; the fourth gives each sample's reference moments (per-sample normalisation)
     assert [n.op_type for n in proto.graph.node].count("MatMul") == 4
     int8 = onnx.load(str(path.with_name("model_int8.onnx")))
-    quantised = [t.name for t in int8.graph.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 2]
+    quantised = [t.name for t in int8.graph.initializer if t.data_type == onnx.TensorProto.UINT8 and len(t.dims) == 2]
     assert len(quantised) == 3 and not any("reference" in name for name in quantised)
     assert report["int8"]["parity"]["max_abs_diff"] <= INT8_TOLERANCE
 
@@ -178,7 +178,7 @@ def _autograd_integrated_gradients(model, profiles, drug, steps):
 
 def test_explanation_graph_matches_autograd_and_is_complete(exported, checkpoint, bundle):
     from drugresponse.export.explain import COMPLETENESS_TOLERANCE
-    from drugresponse.train.attributions import STEPS
+    from drugresponse.train.model.attributions import STEPS
 
     path, _ = exported
     model, info = load_checkpoint(checkpoint)
@@ -202,7 +202,7 @@ def test_explanation_graph_matches_autograd_and_is_complete(exported, checkpoint
 
 def test_held_out_contributions_match_the_explanation_graph(exported, checkpoint, bundle):
     """The evaluation's all-drugs contributions (train/attributions.py) equal the graph's, drug by drug."""
-    from drugresponse.train.attributions import contributions
+    from drugresponse.train.model.attributions import contributions
 
     path, _ = exported
     model, _ = load_checkpoint(checkpoint)
