@@ -22,20 +22,34 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial")
 
 
+class PartialFile:
+    """A file written in several steps (a streaming writer): write to ``tmp``; ``commit`` renames it to ``path``,
+    ``abort`` removes it."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = temporary_name(self.path)
+
+    def commit(self) -> None:
+        self.tmp.replace(self.path)
+
+    def abort(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path to write to; on leaving the block rename it to ``path``, or remove it on an error.
 
-    For writers that want a path (``pq.write_table``, ``fig.savefig``, ``onnx.save``, a streaming writer).
+    For writers that want a path (``pq.write_table``, ``fig.savefig``, ``onnx.save``).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
+    partial = PartialFile(path)
     try:
-        yield tmp
-        tmp.replace(path)
+        yield partial.tmp
+        partial.commit()
     finally:
-        tmp.unlink(missing_ok=True)
+        partial.abort()
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from drugresponse.errors import UserError
 from drugresponse.train.data.bundle import Bundle, is_valid_bundle
+from drugresponse.train.data.sources import HGNC, obtain_file
 from drugresponse.train.model.checkpoint import load_checkpoint
 
 from .model_card import write_model_card
@@ -31,9 +32,12 @@ def _check_results(results: Path, info: dict) -> None:
                                 f"(with --preset {wanted['preset']}), or point --results elsewhere.")
 
 
-def export_all(bundle: Bundle | Path, checkpoint: Path, out: Path, results: Path) -> dict:
+def export_all(bundle: Bundle | Path, checkpoint: Path, out: Path, results: Path, hgnc_wheel: Path | None = None,
+               from_dir: Path | None = None) -> dict:
     """Write ``out`` (the ONNX model), ``out.json`` and every asset the app reads beside it. ``bundle`` is the data
-    bundle the checkpoint was trained on, or its folder (needed for the parity check and the app's profiles)."""
+    bundle the checkpoint was trained on, or its folder (needed for the parity check and the app's profiles);
+    ``hgnc_wheel`` the pinned HGNC table (fetched into the data folder's downloads, or taken from ``from_dir``, when
+    not given)."""
     if not isinstance(bundle, Bundle):
         if not is_valid_bundle(bundle):
             raise UserError(f"no valid data bundle at {bundle} (needed for the parity check and the app's "
@@ -46,7 +50,9 @@ def export_all(bundle: Bundle | Path, checkpoint: Path, out: Path, results: Path
                         f"at the bundle it was trained on.")
     _check_results(Path(results), info)
     assets = Path(out).parent
-    summary = write_serving_assets(bundle, info["dataset"], info["drugs"], Path(results), Path(checkpoint), assets)
+    hgnc_wheel = hgnc_wheel or obtain_file(HGNC, bundle.path.parent / "downloads", from_dir)
+    summary = write_serving_assets(bundle, info["dataset"], info["drugs"], Path(results), Path(checkpoint), assets,
+                                   hgnc_wheel)
     metrics = {split: {"model": records.get("mlp_ensemble"),
                        "baselines": {name: r for name, r in records.items() if r["baseline"]}}
                for split, records in summary.items() if isinstance(records, dict)}

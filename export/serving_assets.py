@@ -4,6 +4,8 @@
 - ``profiles_<modality>.parquet``: their raw profiles, compact (float16 expression and driver events, int8
   mutation and copy number) so each file stays under 10 MB;
 - ``measured.parquet``: the screen's measured ln IC50 for the model's drugs;
+- ``gene_identifiers.parquet``: Ensembl IDs and HGNC symbols -> GDSC's gene names, for reading users' files
+  (``train/data/gene_identifiers.py``);
 - ``evaluation/``: cross-validation records per split, the LCO out-of-fold predictions of the model (measured
   pairs, and every drug for each held-out line: what the app shows for a GDSC line), the final model's loss
   curves, and split-conformal interval half-widths per drug with their measured coverage (``conformal.json``).
@@ -21,7 +23,9 @@ import pyarrow.parquet as pq
 
 from drugresponse.atomic_files import atomic_path, copy_file_atomic, write_json_atomic, write_parquet_atomic
 from drugresponse.serve.conformal import conformal_intervals
+from drugresponse.serve.uploads.schema import IDENTIFIERS_FILE
 from drugresponse.train.data.bundle import MODALITIES, Bundle
+from drugresponse.train.data.gene_identifiers import identifier_table, read_hgnc
 
 PROFILE_TYPES = {"expression": np.float16, "mutation": np.int8, "copy_number": np.int8, "drivers": np.float16}
 MODEL = "mlp_ensemble"
@@ -72,9 +76,11 @@ def write_evaluation(results: Path, dataset: str, checkpoint: Path, assets: Path
 
 
 def write_serving_assets(bundle: Bundle, dataset: str, drugs: list[str], results: Path, checkpoint: Path,
-                         assets: Path) -> dict:
+                         assets: Path, hgnc_wheel: Path) -> dict:
     assets.mkdir(parents=True, exist_ok=True)
     write_profiles(bundle, assets)
+    identifiers = identifier_table(bundle.genes, bundle.driver_names, read_hgnc(hgnc_wheel))
+    write_parquet_atomic(assets / IDENTIFIERS_FILE, identifiers, compression="zstd", compression_level=19)
     table = bundle.cell_lines.drop("key")
     write_parquet_atomic(assets / "cell_lines.parquet", table, compression="zstd")
     targets = bundle.drugs.filter(pl.col("drug").is_in(drugs)).select("drug", "target")

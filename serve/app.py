@@ -7,9 +7,8 @@ Named endpoints for programs: /predict, /explain, /rank_drugs, /predict_profile,
 from __future__ import annotations
 
 import functools
-import os
 import sys
-import tempfile
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -19,15 +18,20 @@ from drugresponse.errors import UserError
 
 from . import figures, views
 from .catalog import Catalog
+from .downloads import Downloads
 from .explain import Explainer
 from .runtime import load_runtime
 from .service import HELD_OUT, PREDICTED, PredictionService
-from .uploads import MAX_BYTES
-from .uploads import __doc__ as UPLOAD_FORMAT
+from .uploads import FORMAT_HELP, MAX_BYTES
+from .uploads.access import uploaded_file
 
 ALL_TISSUES = "all tissues"
 DEFAULT_DRUGS = ("Dabrafenib", "Lapatinib", "Nutlin-3a (-)", "Cisplatin", "Docetaxel", "Selumetinib")
 CONCURRENCY = 4
+# Reading an upload is the one costly request (a few hundred MB at worst, and a core for a second or two): one at a
+# time, so sixteen hostile uploads can neither exhaust memory nor take every core from the cheap requests.
+UPLOAD_CONCURRENCY = 1
+UPLOAD_FILE_TYPES = [".csv", ".tsv", ".txt", ".parquet"]
 READING = ("**How to read this.** ln IC50 is the natural log of the concentration (µM) that halves the cells' "
            "growth: lower means more sensitive. For a GDSC cell line the first number is the *held-out* prediction, "
            "made by a model that never saw that line (the honest one); the model you can download was trained on it "
@@ -47,28 +51,6 @@ def _friendly(fn):
     return wrapper
 
 
-def _csv_file(table: pl.DataFrame, stem: str) -> str:
-    folder = Path(tempfile.mkdtemp(prefix="drugresponse-"))
-    path = folder / f"{stem}.csv"
-    table.write_csv(path)
-    return str(path)
-
-
-def _upload_path(upload) -> str:
-    if upload is None:
-        raise UserError("no file uploaded; choose a CSV of sample profiles.")
-    if isinstance(upload, dict):  # gr.api passes FileData as a dict
-        return upload["path"]
-    return upload if isinstance(upload, str) else getattr(upload, "path", None) or upload.name
-
-
-def _read_upload(path: str) -> bytes:
-    size = os.path.getsize(path)
-    if size > MAX_BYTES:
-        raise UserError(f"the file is {size / 1e6:.1f} MB; at most {MAX_BYTES / 1e6:.0f} MB is accepted.")
-    return Path(path).read_bytes()
-
-
 def build_app(service: PredictionService, explainer: Explainer, model_card: str = "") -> gr.Blocks:
     catalog = service.catalog
     first = catalog.names()[0]
@@ -79,9 +61,17 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
         names = catalog.names(None if tissue in (None, ALL_TISSUES) else tissue)
         return gr.Dropdown(choices=names, value=names[0] if names else None)
 
+    downloads = Downloads()
     # The API endpoints and the page's plots/CSVs need the same results: compute each once.
     ranking = functools.lru_cache(maxsize=64)(service.rank_drugs)
-    upload_result = functools.lru_cache(maxsize=8)(lambda path: service.predict_profile(_read_upload(path)))
+    scored_upload = functools.lru_cache(maxsize=8)(service.predict_profile)
+
+    reading = threading.BoundedSemaphore(UPLOAD_CONCURRENCY)
+
+    def upload_result(upload):
+        path = uploaded_file(upload)  # only files inside Gradio's upload folder are opened
+        with reading:
+            return scored_upload(path)
 
     def predict(cell_line, drugs):
         return service.predict(cell_line, list(drugs or []))  # Gradio renders polars directly
@@ -102,7 +92,7 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
         a profiles file, for the sample named ``source`` in it. Returns {"headers": [...], "data": [[...], ...]}."""
         try:
             if upload is not None:
-                report = upload_result(_upload_path(upload))[1]
+                report = upload_result(upload)[1]
                 table = views.explain_sample(service, explainer, report, source, drug)[0]
             else:
                 table = views.explain_cell_line(service, explainer, source, drug)[0]
@@ -116,18 +106,19 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
     def rank_extras(cell_line):
         table = ranking(cell_line)
         top = table.head(30).select("drug", "z vs typical").to_pandas()
-        return top, _csv_file(table, f"ranking_{cell_line}")
+        return top, downloads.csv(table, f"ranking_{cell_line}", [service.provenance()])
 
     def predict_profile(upload):
-        return upload_result(_upload_path(upload))[0]
+        return upload_result(upload)[0]
 
     def profile_extras(upload):
-        table, report = upload_result(_upload_path(upload))
-        return (report.summary(), _csv_file(table, "predictions_uploaded_samples"),
+        table, report = upload_result(upload)
+        return (report.summary(), downloads.csv(table, "predictions_uploaded_samples",
+                                                [service.provenance(report.source), report.summary()]),
                 gr.Dropdown(choices=report.samples, value=report.samples[0]))
 
     def why_upload(upload, sample, drug):
-        scored, report = upload_result(_upload_path(upload))
+        scored, report = upload_result(upload)
         table, summary = views.explain_sample(service, explainer, report, sample, drug)
         figure = figures.contributions(table, f"Why: {drug} for {sample}")
         chosen = scored.filter((pl.col("sample") == sample) & (pl.col("drug") == drug))
@@ -175,7 +166,7 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
                 rank_csv = gr.File(label="Full ranking (CSV)")
                 rank_table = gr.Dataframe(label="All drugs, most to least sensitive", interactive=False)
             with gr.Tab("Your sample"):
-                gr.Markdown("Upload your own samples' profiles.\n\n" + UPLOAD_FORMAT.split("\n\n", 1)[1] +
+                gr.Markdown("Upload your own samples' profiles.\n\n" + FORMAT_HELP +
                             "\nExample files: `examples/profile_wide.csv`, `examples/profile_long.csv`, "
                             "`examples/profile_panel.csv` (expression plus a driver panel).\n\n**Caveat.** The driver "
                             "events' effects were learned across GDSC's tissues and are partly lineage markers: for a "
@@ -183,7 +174,8 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
                             "lowered the model's per-drug accuracy; see the Model tab). For such a tumour, upload it "
                             "without driver columns: unknown events contribute nothing, so the prediction is exactly "
                             "the model without its driver head.")
-                upload = gr.File(label="Profiles (CSV)", file_types=[".csv"], elem_id="profiles-upload")
+                upload = gr.File(label="Profiles (CSV, TSV or parquet)", file_types=UPLOAD_FILE_TYPES,
+                                 elem_id="profiles-upload")
                 run_upload = gr.Button("Predict for uploaded samples", variant="primary")
                 upload_report = gr.Markdown()
                 upload_csv = gr.File(label="Predictions (CSV)")

@@ -1,15 +1,15 @@
 """Batch scoring for cohorts: ``drugresponse predict INPUT -o OUTPUT``.
 
-Reads profiles in the app's two layouts (CSV or parquet) in chunks of samples, validates each chunk with the
-app's own checks and messages (``uploads.py``), predicts with onnxruntime and appends one row per (sample,
-drug) to a parquet or CSV file: ln IC50, IC50 in µM, the 80% conformal interval, the percentile among held-out
-GDSC predictions, the call and any flag. Memory stays bounded by the chunk size; the output is written under
-a temporary name and renamed only when every sample has been scored, so a failure leaves no partial file.
+Reads profiles in the app's layouts (CSV, TSV or parquet) in chunks of samples, in one pass, with the app's own
+readers, checks and messages (``uploads``), predicts with onnxruntime and appends one row per (sample, drug) to a
+parquet or CSV file: ln IC50, IC50 in µM, the 80% conformal interval, the percentile among held-out GDSC
+predictions, the call and any flag. Memory stays bounded by the chunk size. The output is written under a temporary
+name and renamed only when every sample has been scored, so a failure leaves no partial file. With
+``skip_invalid``, samples that fail the checks are left out and listed, with the reason, in ``<output>.skipped.csv``.
 """
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from collections.abc import Iterator
@@ -22,68 +22,27 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from drugresponse.atomic_files import PartialFile, write_bytes_atomic
 from drugresponse.errors import UserError
 
 from .calibration import Calibration
+from .downloads import neutralise_text
 from .runtime import ModelRuntime
-from .uploads import Layout, ProfileSchema, check_header, layout_of, validate
+from .uploads import ProfileSchema, read_cohort
 
 CHUNK = 512
-FORMATS = (".csv", ".parquet")
-
-
-def _format(path: Path, what: str) -> str:
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise UserError(f"{what} {path} must end in .csv or .parquet (found {suffix or 'no extension'!r}).")
-    return suffix
-
-
-def _columns(path: Path, suffix: str) -> list[str]:
-    try:
-        if suffix == ".parquet":
-            return pl.read_parquet_schema(path).names()
-        with open(path, newline="") as handle:
-            return next(csv.reader(handle))
-    except StopIteration:
-        raise UserError(f"{path} is empty; expected a header row and one or more samples.") from None
-    except (OSError, pa.ArrowException, pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from exc
-
-
-def _wide_chunks(path: Path, suffix: str, chunk: int) -> Iterator[tuple[pl.DataFrame, int]]:
-    """(chunk, file line of its first row) for the wide layout, streamed by polars' streaming engine."""
-    # CSV: every column as text, the checks parse numbers themselves, as for an upload
-    scan = pl.scan_parquet(path) if suffix == ".parquet" else pl.scan_csv(path, infer_schema=False)
-    line = 2
-    for frame in scan.collect_batches(chunk_size=chunk):
-        for start in range(0, frame.height, chunk):
-            yield frame.slice(start, chunk), line + start
-        line += frame.height
-
-
-def _long_chunks(path: Path, suffix: str, chunk: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
-    """(chunk of whole samples, file line of each row) for the long layout: one pass per chunk of samples."""
-    scan = pl.scan_parquet(path) if suffix == ".parquet" else pl.scan_csv(path, infer_schema=False)
-    scan = scan.with_row_index("__line", offset=2)
-    sample = next(c for c in scan.collect_schema().names() if c.strip().lower() == "sample")
-    samples = scan.select(pl.col(sample).cast(pl.String)).unique(maintain_order=True).collect()[sample]
-    for start in range(0, len(samples), chunk):
-        part = scan.filter(pl.col(sample).cast(pl.String).is_in(samples.slice(start, chunk).to_list())).collect()
-        yield part.drop("__line"), part["__line"].to_numpy()
-
-
-def count_samples(path: Path, suffix: str, layout: str) -> int | None:
-    """Samples in the file when cheap to know (parquet wide: its row count), for the progress bar."""
-    return pq.ParquetFile(path).metadata.num_rows if suffix == ".parquet" and layout == "wide" else None
+OUTPUT_FORMATS = (".csv", ".parquet")
 
 
 class OutputFile:
     """Append tables to ``path`` through a temporary file renamed on ``commit``; ``abort`` removes it."""
 
     def __init__(self, path: Path):
-        self.path, self.suffix = path, _format(path, "the output")
-        self.tmp = path.with_name(f".{path.name}.partial")
+        self.path, self.suffix = path, path.suffix.lower()
+        if self.suffix not in OUTPUT_FORMATS:
+            raise UserError(f"the output {path} must end in .csv or .parquet (found {self.suffix or 'no extension'!r}).")
+        self.partial = PartialFile(path)
+        self.tmp = self.partial.tmp
         self.writer = None
 
     def write(self, table: pa.Table) -> None:
@@ -92,8 +51,8 @@ class OutputFile:
                 self.writer = pq.ParquetWriter(self.tmp, table.schema, compression="snappy", use_dictionary=DICTIONARY)
             self.writer.write_table(table)
         else:  # polars quotes a field only when it must (pyarrow quotes every string)
-            with open(self.tmp, "a" if self.writer else "w") as handle:
-                pl.from_arrow(table).write_csv(handle, include_header=self.writer is None)
+            with open(self.tmp, "a" if self.writer else "w", encoding="utf-8") as handle:
+                neutralise_text(pl.from_arrow(table)).write_csv(handle, include_header=self.writer is None)
             self.writer = True
 
     def _close(self) -> None:
@@ -102,11 +61,11 @@ class OutputFile:
 
     def commit(self) -> None:
         self._close()
-        self.tmp.replace(self.path)
+        self.partial.commit()
 
     def abort(self) -> None:
         self._close()
-        self.tmp.unlink(missing_ok=True)
+        self.partial.abort()
 
 
 CALLS = pa.array(["sensitive", "intermediate", "resistant", "n/a"])
@@ -136,29 +95,22 @@ def score_table(runtime: ModelRuntime, calibration: Calibration, samples: list[s
     })
 
 
-def _checked(chunks: Iterator, reader: Layout, layout: str, schema: ProfileSchema,
-             stages: dict) -> Iterator[tuple[list[str], dict, list[str]]]:
-    """(samples, model inputs, flags) per chunk, read and checked as the app checks an upload."""
-    seen: set[str] = set()
-    clock = time.perf_counter()
-    for table, lines in chunks:
-        samples, profiles, unknown = getattr(reader, layout)(table, lines)
-        clock = _lap(stages, "read", clock)
-        repeated = seen.intersection(samples)
-        if repeated:
-            raise UserError(f"sample {sorted(repeated)[0]!r} appears in more than one place; sample names must "
-                            "be unique.")
-        seen.update(samples)
-        report = validate(samples, profiles, unknown, schema)
-        clock = _lap(stages, "validate", clock)
-        yield samples, profiles, report.flags
-        clock = time.perf_counter()
+def _timed(items: Iterator, stages: dict, stage: str) -> Iterator:
+    """``items``, adding the time spent producing each to ``stages[stage]``."""
+    while True:
+        start = time.perf_counter()
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        stages[stage] += time.perf_counter() - start
+        yield item
 
 
 def _read_ahead(items: Iterator, pool: ThreadPoolExecutor) -> Iterator:
-    """``items`` with the next one produced on ``pool``'s thread while the caller works on the current one: polars,
-    numpy and onnxruntime release the GIL, so reading chunk k+1 overlaps scoring chunk k. At most two chunks are
-    in memory; an error in reading surfaces at the chunk where it occurred."""
+    """``items`` with the next one produced on ``pool``'s thread while the caller works on the current one: pyarrow,
+    polars, numpy and onnxruntime release the GIL, so reading chunk k+1 overlaps scoring chunk k. At most two chunks
+    are in memory; an error in reading surfaces at the chunk where it occurred."""
     done = object()
     pending = pool.submit(next, items, done)
     while (item := pending.result()) is not done:
@@ -166,51 +118,62 @@ def _read_ahead(items: Iterator, pool: ThreadPoolExecutor) -> Iterator:
         yield item
 
 
+def skipped_path(out: Path) -> Path:
+    return out.with_name(out.name + ".skipped.csv")
+
+
 def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, out: Path, chunk: int = CHUNK,
-                 progress: bool = True) -> dict:
-    """Score every sample of ``source`` into ``out``; return counts. Refuses with a message at the first bad sample."""
+                 progress: bool = True, skip_invalid: bool = False, schema: ProfileSchema | None = None) -> dict:
+    """Score every sample of ``source`` into ``out``; return counts. Without ``skip_invalid``, the first sample that
+    fails the checks stops the run with its message and nothing is written."""
     source, out = Path(source), Path(out)
     if not source.is_file():
         raise UserError(f"no input file at {source}.")
-    suffix = _format(source, "the input")
-    columns = _columns(source, suffix)
-    check_header(columns)
-    layout = layout_of(columns)
     if out.resolve() == source.resolve():
         raise UserError("the output would overwrite the input; choose another -o.")
-    schema = ProfileSchema.of(runtime)
-    chunks = (_wide_chunks(source, suffix, chunk) if layout == "wide"
-              else _long_chunks(source, suffix, chunk))
-    output, samples_done, flagged = OutputFile(out), 0, 0
-    # busy seconds per stage, for the benchmark's breakdown; read and validate run beside predict and write
-    stages = dict.fromkeys(("read", "validate", "predict", "write"), 0.0)
-    bar = tqdm(total=count_samples(source, suffix, layout), unit="sample", desc="scoring", file=sys.stderr,
-               disable=not progress)
+    output = OutputFile(out)
+    schema = schema or ProfileSchema.of(runtime)
+    samples_done, flagged, skipped = 0, 0, []
+    stages = dict.fromkeys(("read", "predict", "write"), 0.0)  # busy seconds; reading runs beside the other two
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drugresponse-read")
+    bar = None
     try:
-        for samples, profiles, flags in _read_ahead(_checked(chunks, Layout(schema), layout, schema, stages), pool):
-            clock = time.perf_counter()
-            scored = score_table(runtime, calibration, samples, profiles, flags)
-            clock = _lap(stages, "predict", clock)
-            output.write(scored)
-            _lap(stages, "write", clock)
-            samples_done += len(samples)
-            flagged += sum(bool(f) for f in flags)
-            bar.update(len(samples))
+        table, layout, chunks = read_cohort(source, schema, chunk, skip_invalid)
+        bar = tqdm(total=table.rows if layout == "wide" else None, unit="sample", desc="scoring", file=sys.stderr,
+                   disable=not progress)
+        for report, invalid in _read_ahead(_timed(chunks, stages, "read"), pool):
+            skipped += invalid
+            if report.samples:
+                clock = time.perf_counter()
+                scored = score_table(runtime, calibration, report.samples, report.profiles, report.flags)
+                stages["predict"] += time.perf_counter() - clock
+                clock = time.perf_counter()
+                output.write(scored)
+                stages["write"] += time.perf_counter() - clock
+            samples_done += len(report.samples)
+            flagged += sum(bool(f) for f in report.flags)
+            bar.update(len(report.samples) + len(invalid))
         if not samples_done:
-            raise UserError(f"{source} has a header but no samples.")
+            raise UserError(f"{source} has no sample that could be scored" + (
+                f" ({len(skipped)} skipped; see the reasons in {skipped_path(out)})." if skipped else "."))
         output.commit()
     except BaseException:
         output.abort()
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        bar.close()
+        if bar is not None:
+            bar.close()
+    if skip_invalid:
+        report_skipped(out, skipped)
     return {"samples": samples_done, "drugs": len(runtime.drugs), "rows": samples_done * len(runtime.drugs),
-            "flagged": flagged, "layout": layout, "out": str(out), "seconds": stages}
+            "flagged": flagged, "skipped": len(skipped), "layout": layout, "format": table.format, "out": str(out),
+            "seconds": stages}
 
 
-def _lap(stages: dict, stage: str, since: float) -> float:
-    now = time.perf_counter()
-    stages[stage] += now - since
-    return now
+def report_skipped(out: Path, skipped: list) -> None:
+    """``<out>.skipped.csv``: one row per sample left out, with the reason (written even when empty)."""
+    table = pl.DataFrame({"sample": [s.sample for s in skipped], "reason": [s.reason for s in skipped]},
+                         schema={"sample": pl.String, "reason": pl.String})
+    write_bytes_atomic(skipped_path(out), neutralise_text(table).write_csv().encode("utf-8"))
+

@@ -13,6 +13,7 @@ from drugresponse.errors import UserError
 
 from .calibration import read_held_out
 from .runtime import MODALITIES
+from .uploads.schema import read_identifiers
 
 REQUIRED = ("cell_lines.parquet", "measured.parquet", *(f"profiles_{m}.parquet" for m in MODALITIES))
 
@@ -50,6 +51,11 @@ class Catalog:
                 raise UserError(f"profiles_{modality}.parquet and cell_lines.parquet disagree; re-run the export.")
             profiles[modality] = np.stack(table[modality].to_numpy()).astype(np.float32)
         return cls(cell_lines, profiles, pl.read_parquet(assets / "measured.parquet"), assets / "evaluation")
+
+    @property
+    def gene_identifiers(self) -> pl.DataFrame | None:
+        """Ensembl IDs and HGNC symbols -> the model's gene names (written at export; None in older assets)."""
+        return read_identifiers(self.evaluation_dir.parent)
 
     @property
     def drug_targets(self) -> dict[str, str]:

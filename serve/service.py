@@ -17,7 +17,7 @@ from drugresponse.errors import UserError
 from .calibration import Calibration
 from .catalog import Catalog
 from .runtime import MODALITIES, ModelRuntime
-from .uploads import ProfileSchema, UploadReport, parse_profiles
+from .uploads import APP, ProfileSchema, UploadReport, parse_profiles
 
 HELD_OUT = "ln IC50, held out"
 IN_SAMPLE = "ln IC50, model trained on this line"
@@ -34,7 +34,7 @@ class PredictionService:
                                 "export`.")
         self.runtime, self.catalog = runtime, catalog
         self.drugs = runtime.drugs
-        self.schema = ProfileSchema.of(runtime)
+        self.schema = ProfileSchema.of(runtime, catalog.gene_identifiers)
         self._drug_index = {d: j for j, d in enumerate(self.drugs)}
         # Every GDSC line's prediction by the shipped model, once (in-sample for the lines it was trained on).
         self.final = runtime.predict(catalog.profiles)
@@ -108,14 +108,21 @@ class PredictionService:
                 pl.lit(report.flags[i] if report.flags else "").alias("flag")))
         return pl.concat(tables)
 
-    def parse(self, data: bytes) -> UploadReport:
-        """Validate an uploaded CSV against this model's inputs."""
-        return parse_profiles(data, self.schema)
+    def parse(self, source, name: str | None = None) -> UploadReport:
+        """Read and check an uploaded file (a path or its bytes) against this model's inputs, within the app's
+        limits."""
+        return parse_profiles(source, self.schema, APP, name)
 
-    def predict_profile(self, data: bytes) -> tuple[pl.DataFrame, UploadReport]:
-        """Every drug for every sample of an uploaded CSV (validated first), in the file's sample order."""
-        report = self.parse(data)
+    def predict_profile(self, source, name: str | None = None) -> tuple[pl.DataFrame, UploadReport]:
+        """Every drug for every sample of an uploaded file (checked first), in the file's sample order."""
+        report = self.parse(source, name)
         return self.score(report), report
+
+    def provenance(self, source: str | None = None) -> str:
+        """One line naming the model (and the input file) for the head of a download."""
+        meta = self.runtime.metadata
+        return (f"drugresponse model {meta.get('model_version')} ({meta.get('precision')}); ln IC50 in natural log of "
+                f"µM; research use only" + (f"; input file: {source}" if source else ""))
 
     def model_info(self) -> dict:
         meta = self.runtime.metadata

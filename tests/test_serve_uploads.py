@@ -109,11 +109,25 @@ def test_missing_value_spellings_are_missing_not_errors(bundle, schema):
         assert np.isnan(report.profiles["expression"][0, bundle.genes.index(gene)])
 
 
-def test_raw_counts_are_rejected(bundle, schema):
+def test_linear_expression_is_put_on_the_log_scale_and_said_so(bundle, schema, runtime):
+    """TPM-like values (what RNA-seq tables hold) used to be refused as raw counts; now they are read as log2(x + 1),
+    which the per-sample normalisation turns back into the same profile as the log values."""
+    table = pl.read_csv(wide_csv(bundle, [0, 1], modalities=("expression", "drivers")))
+    genes = [c for c in table.columns if c.startswith("expression:")]
+    linear = table.with_columns((2.0 ** (pl.col(c) * 2 + 5) - 1).alias(c) for c in genes)
+    on_log = parse_profiles(table.write_csv().encode(), schema)
+    on_linear = parse_profiles(linear.write_csv().encode(), schema)
+    assert any("linear scale" in note and "log2(value + 1)" in note for note in on_linear.notes)
+    assert not on_log.notes
+    np.testing.assert_allclose(runtime.predict(on_linear.profiles), runtime.predict(on_log.profiles), atol=1e-3)
+
+
+def test_a_sample_on_no_one_scale_is_refused(bundle, schema):
     table = pl.read_csv(wide_csv(bundle, [0]))
-    counts = table.with_columns(pl.col(c) * 0 + 2000 for c in table.columns if c.startswith("expression:"))
-    with pytest.raises(UserError, match="looks like raw counts"):
-        parse_profiles(counts.write_csv().encode(), schema)
+    genes = [c for c in table.columns if c.startswith("expression:")]
+    mixed = table.with_columns(pl.lit(5000.0).alias(genes[0]), pl.lit(-3.0).alias(genes[1]))
+    with pytest.raises(UserError, match="fits neither a linear scale"):
+        parse_profiles(mixed.write_csv().encode(), schema)
 
 
 @pytest.mark.parametrize("prefix,value,message", [("mutation", 2.0, "mutation value 2 is not allowed"),
@@ -125,10 +139,9 @@ def test_binary_inputs_must_be_binary(bundle, schema, prefix, value, message):
         parse_profiles(table.with_columns(pl.lit(value).alias(column)).write_csv().encode(), schema)
 
 
-def test_oversized_file_is_refused(bundle, schema, monkeypatch):
-    monkeypatch.setattr(uploads, "MAX_BYTES", 100)
+def test_oversized_file_is_refused(bundle, schema):
     with pytest.raises(UserError, match="at most"):
-        parse_profiles(wide_csv(bundle, [0]), schema)
+        parse_profiles(wide_csv(bundle, [0]), schema, uploads.Limits(max_bytes=100))
 
 
 # Partial profiles. The fixture's model reads 200 of the slice's 300 genes. Tolerance: the mean |change| over

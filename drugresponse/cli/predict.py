@@ -11,9 +11,10 @@ from .common import add_onnx_options
 
 
 def run(args) -> None:
-    from drugresponse.serve.batch import predict_file
+    from drugresponse.serve.batch import predict_file, skipped_path
     from drugresponse.serve.calibration import Calibration
     from drugresponse.serve.runtime import load_runtime
+    from drugresponse.serve.uploads import ProfileSchema
 
     if args.chunk < 1:
         raise UserError("--chunk must be at least 1 (samples per chunk).")
@@ -21,18 +22,21 @@ def run(args) -> None:
     runtime = load_runtime(model, args.provider, threads=args.threads)
     calibration = Calibration.load(model.parent / "evaluation", runtime.drugs)
     start = time.perf_counter()
-    report = predict_file(runtime, calibration, Path(args.input), Path(args.out), args.chunk, not args.quiet)
+    report = predict_file(runtime, calibration, Path(args.input), Path(args.out), args.chunk, not args.quiet,
+                          args.skip_invalid, ProfileSchema.beside(runtime, model))
     seconds = time.perf_counter() - start
     print(f"wrote {report['out']}: {report['samples']:,} samples x {report['drugs']} drugs ({report['rows']:,} rows, "
-          f"{report['layout']} layout) in {seconds:.1f} s on {runtime.provider}"
+          f"{report['format']}, {report['layout']} layout) in {seconds:.1f} s on {runtime.provider}"
           + (f"; {report['flagged']} sample(s) flagged (see the flag column)" if report["flagged"] else ""))
+    if args.skip_invalid:
+        print(f"{report['skipped']} sample(s) skipped; the reasons are in {skipped_path(Path(args.out))}")
 
 
 def add_command(commands) -> None:
     predict = commands.add_parser(
         "predict", help="score a cohort of profiles (CSV or parquet) into a table of predictions, no app needed",
-        description="Batch scoring: every sample of INPUT (the app's long or wide layout, .csv or .parquet) for every "
-                    "drug, streamed in chunks, validated as the app validates uploads. OUTPUT (.parquet or .csv) has "
+        description="Batch scoring: every sample of INPUT (the app's long or wide layout; comma- or tab-separated "
+                    "text or parquet) for every drug, read in one pass in chunks, checked as the app checks uploads. OUTPUT (.parquet or .csv) has "
                     "one row per sample and drug: ln_ic50, ic50_um, interval_low/high (80%), percentile among "
                     "held-out GDSC predictions, call, flag.")
     predict.add_argument("input", help="profiles file (.csv or .parquet)")
@@ -40,5 +44,8 @@ def add_command(commands) -> None:
     add_onnx_options(predict)
     predict.add_argument("--chunk", type=int, default=512, help="samples per chunk (bounds memory; default 512)")
     predict.add_argument("--threads", type=int, default=0, help="onnxruntime threads (default 0: all cores)")
+    predict.add_argument("--skip-invalid", action="store_true",
+                         help="leave out samples that fail the checks and list them, with the reason, in "
+                              "OUTPUT.skipped.csv (default: the first such sample stops the run, writing nothing)")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=run)

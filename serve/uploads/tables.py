@@ -1,0 +1,212 @@
+"""Open an uploaded file as a table and read it in chunks, within ``Limits``.
+
+Delimited text (comma, tab, semicolon or pipe, detected from the header line; UTF-8, or Latin-1 when a file is
+not UTF-8) and parquet are read in chunks of rows with pyarrow's streaming readers, so memory is bounded by the
+chunk, not the file. Before any value is parsed the file's size, header and row count are checked: a file that
+would exceed a limit is refused at the cost of one pass over its bytes. Text cells arrive as strings (numbers are
+parsed, and refused with their line and column, by ``numbers.py``); parquet cells keep their types.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from drugresponse.errors import UserError
+
+from .limits import Limits
+
+DELIMITERS = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
+BLOCK = 1 << 20
+SUPPORTED = "CSV or TSV text, parquet, Excel (.xlsx), GCT, VCF or MAF"
+
+
+@dataclass
+class Table:
+    """A file opened for reading: what it is, its header, and its rows in chunks (``chunks``)."""
+
+    name: str  # the file's name, for messages and the report
+    format: str  # "parquet", or the delimiter's name for text: "comma", "tab", ...
+    header: list[str]
+    preamble: list[str] = field(default_factory=list)  # lines before the header (GCT's version and dimensions)
+    rows: int = 0  # data rows (text: lines after the header, an upper bound when quoted fields span lines)
+    encoding: str = "utf-8"
+    _source: object = None
+    _skip: int = 0  # lines before the first data row
+    _block: int = BLOCK
+    _delimiter: str = ","
+
+    @property
+    def text(self) -> bool:
+        return self.format != "parquet"
+
+    @property
+    def columns(self) -> list[str]:
+        """The names chunks carry: ``c0``, ``c1``, ... by position (a header may name a column twice)."""
+        return [f"c{i}" for i in range(len(self.header))]
+
+    def chunks(self, rows: int = 100_000) -> Iterator[tuple[pl.DataFrame, int]]:
+        """(chunk, file line of its first row), columns named by position (``columns``); text cells as strings."""
+        if not self.text:
+            yield from _parquet_chunks(self, rows)
+            return
+        yield from _text_chunks(self, rows)
+
+
+def open_table(source: bytes | str | Path, limits: Limits, name: str | None = None) -> Table:
+    """Open ``source`` (a path or the file's bytes) and check the limits that need no parsing of values."""
+    if isinstance(source, (bytes, bytearray)):
+        size, name = len(source), name or "upload"
+    else:
+        source = Path(source)
+        try:
+            size = source.stat().st_size
+        except OSError as exc:
+            raise UserError(f"cannot read {name or source.name}: {exc.strerror}.") from None
+        name = name or source.name
+    if size == 0:
+        raise UserError(f"{name} is empty; expected a table of sample profiles (see the accepted formats).")
+    limits.check_size(size, name)
+    head = _read_head(source, limits.max_header_bytes + 4096)
+    if head.startswith(b"PAR1"):
+        return _open_parquet(source, name, limits)
+    if head.startswith(b"\x1f\x8b") or head.startswith(b"PK\x03\x04") or b"\x00" in head[:4096]:
+        raise UserError(f"{name} is a compressed or binary file that is not parquet; accepted: {SUPPORTED}. "
+                        "Decompress a .gz file first.")
+    return _open_text(source, name, head, limits)
+
+
+def _read_head(source, n: int) -> bytes:
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source[:n])
+    with open(source, "rb") as handle:
+        return handle.read(n)
+
+
+def _open_stream(source):
+    return io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
+
+
+def _line_stats(source) -> tuple[int, int]:
+    """(number of lines, longest line in bytes) in one pass over the bytes; bounded memory."""
+    lines, longest, current = 0, 0, 0
+    with _open_stream(source) as handle:
+        while block := handle.read(BLOCK):
+            ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
+            if len(ends):
+                longest = max(longest, current + int(ends[0]) + 1, int(np.diff(ends).max()) if len(ends) > 1 else 0)
+                current = len(block) - int(ends[-1]) - 1
+                lines += len(ends)
+            else:
+                current += len(block)
+        if current:
+            lines, longest = lines + 1, max(longest, current)
+    return lines, longest
+
+
+def _decode(head: bytes) -> tuple[str, str]:
+    try:
+        return head.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3:  # a multi-byte character cut by the end of the peek
+            return head[:exc.start].decode("utf-8"), "utf-8"
+        return head.decode("latin-1"), "latin-1"
+
+
+def _open_text(source, name: str, head: bytes, limits: Limits) -> Table:
+    text, encoding = _decode(head)
+    lines = text.lstrip("\ufeff").split("\n")
+    preamble = []
+    while lines and (lines[0].startswith("##") or (not preamble and lines[0].startswith("#1."))
+                     or (preamble and preamble[0].startswith("#1.") and len(preamble) == 1)):
+        preamble.append(lines.pop(0).rstrip("\r"))  # VCF meta lines; GCT's version line and its dimensions line
+    if len(lines) < 2 and len(head) > limits.max_header_bytes:
+        raise UserError(f"{name}: the header line is longer than {limits.max_header_bytes / 1e6:.0f} MB; at most "
+                        f"{limits.max_columns:,} columns are accepted.")
+    header_line = lines[0].rstrip("\r") if lines else ""
+    if header_line.startswith("#CHROM"):
+        header_line = header_line[1:]  # VCF's column line
+    delimiter = max(DELIMITERS, key=lambda d: (header_line.count(d), d == ","))
+    header = [c.strip() for c in next(csv.reader([header_line], delimiter=delimiter), [])]
+    limits.check_columns(len(header))
+    if not any(header):
+        raise UserError(f"{name} has no header line; expected column names on the first line.")
+    count, longest = _line_stats(source)
+    skip = len(preamble) + 1
+    limits.check_rows(count - skip)
+    return Table(name, DELIMITERS[delimiter] if header_line.count(delimiter) else "single column", header, preamble,
+                 max(count - skip, 0), encoding, source, skip, max(BLOCK, 2 * longest + 1024), delimiter)
+
+
+def _text_chunks(table: Table, rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
+    read = pacsv.ReadOptions(column_names=table.columns, skip_rows=table._skip, block_size=table._block,
+                             use_threads=False, encoding=table.encoding)
+    parse = pacsv.ParseOptions(delimiter=table._delimiter, newlines_in_values=True, ignore_empty_lines=True)
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in table.columns}, strings_can_be_null=False,
+                                   quoted_strings_can_be_null=False)
+    line, pending, pending_rows = table._skip + 1, [], 0
+    try:
+        with _open_stream(table._source) as handle, pacsv.open_csv(handle, read, parse, convert) as reader:
+            for batch in reader:
+                pending.append(pl.from_arrow(batch))
+                pending_rows += batch.num_rows
+                while pending_rows >= rows:
+                    frame = pl.concat(pending) if len(pending) > 1 else pending[0]
+                    yield frame.slice(0, rows), line
+                    line += rows
+                    rest = frame.slice(rows)
+                    pending, pending_rows = ([rest] if rest.height else []), rest.height
+        if pending_rows:
+            yield (pl.concat(pending) if len(pending) > 1 else pending[0]), line
+    except pa.ArrowInvalid as exc:
+        raise UserError(f"{table.name} is not a readable {table.format}-separated table: "
+                        f"{_arrow_message(str(exc), table._skip)}") from None
+
+
+def _arrow_message(message: str, skip: int) -> str:
+    """pyarrow's parse error, reworded with the file's line number."""
+    message = message.split("\n")[0].replace("CSV parse error: ", "")
+    if message.startswith("Row #"):
+        number, _, rest = message[5:].partition(":")
+        if number.isdigit():
+            rest = rest.strip().replace("Expected", "expected").replace(", got", " fields, found")
+            return f"line {int(number) + skip - 1}: {rest.split(':')[0]}; every row needs one value per header column."
+    if "invalid UTF8" in message:
+        return "it is not UTF-8 text."
+    return message
+
+
+def _open_parquet(source, name: str, limits: Limits) -> Table:
+    try:
+        meta = pq.ParquetFile(_open_stream(source)).metadata
+        schema = pq.read_schema(_open_stream(source))
+    except (pa.ArrowException, OSError) as exc:
+        raise UserError(f"{name} is not a readable parquet file: {str(exc).splitlines()[0]}") from None
+    limits.check_columns(len(schema.names))
+    limits.check_rows(meta.num_rows)  # a row group can declare millions of rows in a few bytes: checked first
+    plain = [f.name for f in schema if not (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+                                            or pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                                            or pa.types.is_boolean(f.type) or pa.types.is_null(f.type))]
+    if plain:
+        raise UserError(f"{name}: column {plain[0]!r} is not a number or text column; expected one value per cell.")
+    return Table(name, "parquet", list(schema.names), [], meta.num_rows, "binary", source)
+
+
+def _parquet_chunks(table: Table, rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
+    line = 2  # the row's place counted as in a text file with a header, for messages
+    try:
+        for batch in pq.ParquetFile(_open_stream(table._source)).iter_batches(batch_size=rows, use_threads=False):
+            frame = pl.from_arrow(batch.rename_columns(table.columns))
+            yield frame, line
+            line += frame.height
+    except pa.ArrowException as exc:
+        raise UserError(f"{table.name} is not a readable parquet file: {str(exc).splitlines()[0]}") from None
