@@ -138,10 +138,9 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drugresponse-read")
     bar = None
     try:
-        table, layout, chunks = read_cohort(source, schema, chunk, skip_invalid)
-        bar = tqdm(total=table.rows if layout == "wide" else None, unit="sample", desc="scoring", file=sys.stderr,
-                   disable=not progress)
-        for report, invalid in _read_ahead(_timed(chunks, stages, "read"), pool):
+        cohort = read_cohort(source, schema, chunk, skip_invalid)
+        bar = tqdm(total=cohort.samples, unit="sample", desc="scoring", file=sys.stderr, disable=not progress)
+        for report, invalid in _read_ahead(_timed(cohort.chunks, stages, "read"), pool):
             skipped += invalid
             if report.samples:
                 clock = time.perf_counter()
@@ -167,7 +166,8 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
     if skip_invalid:
         report_skipped(out, skipped)
     return {"samples": samples_done, "drugs": len(runtime.drugs), "rows": samples_done * len(runtime.drugs),
-            "flagged": flagged, "skipped": len(skipped), "layout": layout, "format": table.format, "out": str(out),
+            "flagged": flagged, "skipped": len(skipped), "layout": cohort.description, "format": cohort.table.format,
+            "out": str(out),
             "seconds": stages}
 
 

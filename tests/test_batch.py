@@ -112,7 +112,7 @@ def test_cli_predict_with_the_int8_model(assets_dir, bundle, tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["missing.csv", "-o", "out.parquet"], "no input file"),
-    (["in.txt", "-o", "out.parquet"], "unrecognised layout"),  # any extension: the content says what a file is
+    (["in.txt", "-o", "out.parquet"], "has a header but no rows"),  # any extension: the content says what it is
     (["in.csv", "-o", "out.json"], "must end in .csv or .parquet"),
     (["in.csv", "-o", "in.csv"], "would overwrite the input"),
 ])

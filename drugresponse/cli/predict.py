@@ -26,7 +26,7 @@ def run(args) -> None:
                           args.skip_invalid, ProfileSchema.beside(runtime, model))
     seconds = time.perf_counter() - start
     print(f"wrote {report['out']}: {report['samples']:,} samples x {report['drugs']} drugs ({report['rows']:,} rows, "
-          f"{report['format']}, {report['layout']} layout) in {seconds:.1f} s on {runtime.provider}"
+          f"{report['format']}, {report['layout']}) in {seconds:.1f} s on {runtime.provider}"
           + (f"; {report['flagged']} sample(s) flagged (see the flag column)" if report["flagged"] else ""))
     if args.skip_invalid:
         print(f"{report['skipped']} sample(s) skipped; the reasons are in {skipped_path(Path(args.out))}")

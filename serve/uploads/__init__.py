@@ -6,8 +6,9 @@ samples' arrays as they are read; ``validate`` checks values and coverage; ``rea
 app (``parse_profiles``) and the batch CLI (``read_cohort``); ``limits`` bounds what one file may cost.
 """
 
+from .cohort import read_cohort
 from .limits import APP, BATCH, MAX_BYTES, Limits
-from .reader import parse_profiles, read_cohort
+from .reader import parse_profiles
 from .schema import ProfileSchema
 from .validate import FLAG_BELOW, REFUSE_BELOW, UploadReport
 

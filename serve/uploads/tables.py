@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ class Table:
     """A file opened for reading: what it is, its header, and its rows in chunks (``chunks``)."""
 
     name: str  # the file's name, for messages and the report
-    format: str  # "parquet", or the delimiter's name for text: "comma", "tab", ...
+    format: str  # "parquet", "Excel (first sheet)", "comma-separated text", "tab-separated text", ...
     header: list[str]
     preamble: list[str] = field(default_factory=list)  # lines before the header (GCT's version and dimensions)
     rows: int = 0  # data rows (text: lines after the header, an upper bound when quoted fields span lines)
@@ -79,7 +80,9 @@ def open_table(source: bytes | str | Path, limits: Limits, name: str | None = No
     head = _read_head(source, limits.max_header_bytes + 4096)
     if head.startswith(b"PAR1"):
         return _open_parquet(source, name, limits)
-    if head.startswith(b"\x1f\x8b") or head.startswith(b"PK\x03\x04") or b"\x00" in head[:4096]:
+    if head.startswith(b"PK\x03\x04"):
+        return _open_text(_xlsx_as_csv(source, name, limits), name, None, limits, "Excel (first sheet)")
+    if head.startswith(b"\x1f\x8b") or b"\x00" in head[:4096]:
         raise UserError(f"{name} is a compressed or binary file that is not parquet; accepted: {SUPPORTED}. "
                         "Decompress a .gz file first.")
     return _open_text(source, name, head, limits)
@@ -122,7 +125,37 @@ def _decode(head: bytes) -> tuple[str, str]:
         return head.decode("latin-1"), "latin-1"
 
 
-def _open_text(source, name: str, head: bytes, limits: Limits) -> Table:
+def _xlsx_as_csv(source, name: str, limits: Limits) -> bytes:
+    """The first sheet of an .xlsx file as CSV bytes, after checking what the archive would unpack to (a few KB of
+    zip can expand to gigabytes)."""
+    try:
+        with zipfile.ZipFile(_open_stream(source)) as archive:
+            members = archive.infolist()
+            if "xl/workbook.xml" not in {m.filename for m in members}:
+                raise UserError(f"{name} is a zip archive but not an Excel workbook; accepted: {SUPPORTED}.")
+            unpacked = sum(m.file_size for m in members)
+    except zipfile.BadZipFile:
+        raise UserError(f"{name} is not a readable Excel (.xlsx) file.") from None
+    if unpacked > limits.max_unpacked_bytes:
+        raise UserError(f"{name} would unpack to {unpacked / 1e6:,.0f} MB; at most "
+                        f"{limits.max_unpacked_bytes / 1e6:,.0f} MB is accepted. Save the sheet as CSV instead.")
+    try:
+        import fastexcel
+
+        data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
+        sheet = fastexcel.read_excel(bytes(data)).load_sheet(0, header_row=None)
+        frame = pl.from_arrow(sheet.to_arrow()).cast(pl.String)
+    except UserError:
+        raise
+    except Exception as exc:  # fastexcel raises its own error types for damaged workbooks
+        raise UserError(f"{name} is not a readable Excel workbook: {str(exc).splitlines()[0]}") from None
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False)
+    return buffer.getvalue()
+
+
+def _open_text(source, name: str, head: bytes | None, limits: Limits, kind: str | None = None) -> Table:
+    head = head if head is not None else _read_head(source, limits.max_header_bytes + 4096)
     text, encoding = _decode(head)
     lines = text.lstrip("\ufeff").split("\n")
     preamble = []
@@ -136,18 +169,33 @@ def _open_text(source, name: str, head: bytes, limits: Limits) -> Table:
     if header_line.startswith("#CHROM"):
         header_line = header_line[1:]  # VCF's column line
     delimiter = max(DELIMITERS, key=lambda d: (header_line.count(d), d == ","))
-    header = [c.strip() for c in next(csv.reader([header_line], delimiter=delimiter), [])]
+    header = _rejoin(c.strip() for c in next(csv.reader([header_line], delimiter=delimiter), []))
     limits.check_columns(len(header))
     if not any(header):
         raise UserError(f"{name} has no header line; expected column names on the first line.")
     count, longest = _line_stats(source)
     skip = len(preamble) + 1
     limits.check_rows(count - skip)
-    return Table(name, DELIMITERS[delimiter] if header_line.count(delimiter) else "single column", header, preamble,
-                 max(count - skip, 0), encoding, source, skip, max(BLOCK, 2 * longest + 1024), delimiter)
+    kind = kind or (f"{DELIMITERS[delimiter]}-separated text" if header_line.count(delimiter) else "one-column text")
+    return Table(name, kind, header, preamble, max(count - skip, 0), encoding, source, skip,
+                 max(BLOCK, 2 * longest + 1024), delimiter)
+
+
+def _rejoin(cells) -> list[str]:
+    """Rejoin header cells that a delimiter split inside parentheses: GDSC's region names hold commas, and an
+    unquoted ``driver:gain_cnaPANCAN301_(CDK12,ERBB2,MED24)`` arrives as three cells."""
+    out: list[str] = []
+    for cell in cells:
+        if out and out[-1].count("(") > out[-1].count(")"):
+            out[-1] += "," + cell
+        else:
+            out.append(cell)
+    return out
 
 
 def _text_chunks(table: Table, rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
+    if not table.rows:
+        return
     read = pacsv.ReadOptions(column_names=table.columns, skip_rows=table._skip, block_size=table._block,
                              use_threads=False, encoding=table.encoding)
     parse = pacsv.ParseOptions(delimiter=table._delimiter, newlines_in_values=True, ignore_empty_lines=True)
@@ -168,7 +216,7 @@ def _text_chunks(table: Table, rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
         if pending_rows:
             yield (pl.concat(pending) if len(pending) > 1 else pending[0]), line
     except pa.ArrowInvalid as exc:
-        raise UserError(f"{table.name} is not a readable {table.format}-separated table: "
+        raise UserError(f"{table.name} is not a readable table ({table.format}): "
                         f"{_arrow_message(str(exc), table._skip)}") from None
 
 

@@ -1,0 +1,152 @@
+"""Expression tables as labs have them: genes as rows (one column per sample) or genes as columns (one row per sample).
+
+Recognised by their header, else by which of the two holds gene identifiers:
+
+- nf-core/rnaseq merged tables (``salmon.merged.gene_tpm.tsv``: ``gene_id, gene_name``, then one column per sample);
+- RSEM ``*.genes.results`` (``gene_id, transcript_id(s), length, effective_length, expected_count, TPM, FPKM``) and
+  Salmon ``quant.genes.sf`` / ``quant.sf`` (``Name, Length, EffectiveLength, TPM, NumReads``): one sample, its TPM;
+- GCT 1.2 (``#1.2``, the dimensions, then ``Name, Description``, one column per sample);
+- any table whose first column (or ``gene``/``gene_id``/``gene_name``/``symbol`` column) holds gene identifiers and
+  whose other columns hold one sample each; or whose header names genes and whose first column names samples.
+
+Identifiers are resolved as everywhere (model names, case, Ensembl IDs with or without version, HGNC symbols). When a
+table has an ID column and a name column, the ID is tried first. Rows that resolve to the same model gene (a gene name
+listed twice, as nf-core tables do for some genes) are combined: summed when the sample's values are on a linear
+scale (TPM and counts of two loci add up), averaged when they are on a log scale; the report names them. Rows of
+genes the model does not know are ignored, duplicated or not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from drugresponse.errors import UserError
+
+from .cells import parse_numbers, text_column
+from .identifiers import Resolution
+from .limits import Limits
+from .schema import ProfileSchema
+from .tables import Table
+from .validate import LINEAR_ABOVE
+
+ID_COLUMNS = ("gene_id", "gene", "gene_name", "gene_symbol", "symbol", "hugo_symbol", "ensembl_gene_id", "ensembl",
+              "ensembl_id", "name", "description", "id", "geneid", "gene id", "gene name", "transcript_id(s)",
+              "transcript_id")
+VALUE_COLUMN = {"rsem": "tpm", "salmon": "tpm"}
+RSEM = {"gene_id", "expected_count", "tpm"}
+SALMON = {"name", "length", "effectivelength", "tpm", "numreads"}
+
+
+@dataclass
+class GeneTable:
+    """Where a genes-as-rows table keeps what: identifier columns (best first) and one column per sample."""
+
+    kind: str  # "nf-core merged", "RSEM", "Salmon", "GCT 1.2", "genes as rows"
+    id_columns: list[int]
+    sample_columns: list[int]
+    sample_names: list[str]
+    duplicates: dict[str, int] = field(default_factory=dict)  # model gene -> rows combined
+    unknown_rows: int = 0  # rows whose identifiers name no model gene
+    unknown_examples: list[str] = field(default_factory=list)
+
+
+def recognise(table: Table, sample_name: str) -> GeneTable | None:
+    """The layout of a genes-as-rows table from its header alone, or None."""
+    lower = [c.strip().lower() for c in table.header]
+    if table.preamble and table.preamble[0].startswith("#1.2"):
+        if lower[:2] != ["name", "description"]:
+            raise UserError(f"{table.name}: a GCT 1.2 file needs the columns Name and Description before the samples.")
+        return GeneTable("GCT 1.2", [0, 1], list(range(2, len(lower))), table.header[2:])
+    if RSEM <= set(lower):
+        return GeneTable("RSEM genes.results", [lower.index("gene_id")], [lower.index("tpm")], [sample_name])
+    if SALMON <= set(lower):
+        return GeneTable("Salmon quant", [lower.index("name")], [lower.index("tpm")], [sample_name])
+    if lower[:2] == ["gene_id", "gene_name"]:
+        return GeneTable("nf-core merged", [0, 1], list(range(2, len(lower))), table.header[2:])
+    return None
+
+
+def generic(table: Table) -> GeneTable:
+    """A genes-as-rows table with no telling format: the leading identifier columns (by name, else the first)."""
+    lower = [c.strip().lower() for c in table.header]
+    ids = [0]
+    while len(ids) < len(lower) - 1 and lower[len(ids)] in ID_COLUMNS:
+        ids.append(len(ids))
+    samples = list(range(len(ids), len(lower)))
+    return GeneTable("genes as rows", ids, samples, [table.header[i] for i in samples])
+
+
+def mapped_share(schema: ProfileSchema, names: list[str]) -> float:
+    """Share of ``names`` that are model genes (how a table shows which of its axes holds genes)."""
+    names = [n for n in names if n]
+    return float(np.mean(schema.genes.resolve(names).indices >= 0)) if names else 0.0
+
+
+def orientation(table: Table, schema: ProfileSchema, first_column: list[str]) -> str:
+    """``genes as rows`` or ``genes as columns`` for a table with no telling header; refused when neither holds genes."""
+    by_rows, by_columns = mapped_share(schema, first_column), mapped_share(schema, table.header[1:])
+    if max(by_rows, by_columns) < 0.05:
+        raise UserError(f"{table.name}: unrecognised layout: neither the first column nor the header names genes the "
+                        f"model knows (checked "
+                        f"{len(first_column):,} row names and {len(table.header) - 1:,} column names). Name genes by "
+                        "HGNC symbol or Ensembl gene ID, one gene per row (samples as columns) or per column.")
+    return "genes as rows" if by_rows >= by_columns else "genes as columns"
+
+
+def _resolve_rows(schema: ProfileSchema, ids: list[pl.Series]) -> Resolution:
+    """Each row's model gene: the first identifier column that resolves wins (an ID before a name)."""
+    out = schema.genes.resolve(ids[0].to_list())
+    for column in ids[1:]:
+        unresolved = np.flatnonzero(out.indices < 0)
+        if not len(unresolved):
+            break
+        more = schema.genes.resolve(column.gather(unresolved).to_list())
+        better = more.indices >= 0
+        out.indices[unresolved[better]] = more.indices[better]
+        out.how.update(more.how)
+        out.renamed.update(list(more.renamed.items())[:20 - len(out.renamed)])
+        for name, candidates in more.ambiguous.items():
+            out.ambiguous.setdefault(name, candidates)
+    return out
+
+
+def read_gene_rows(table: Table, spec: GeneTable, schema: ProfileSchema, limits: Limits, rows_per_chunk: int,
+                   samples: slice = slice(None)) -> tuple[list[str], np.ndarray, Resolution]:
+    """(sample names, expression [samples, model genes] with duplicates combined, how rows resolved)."""
+    columns, names = spec.sample_columns[samples], spec.sample_names[samples]
+    limits.check_samples(len(names))
+    for name in names:
+        limits.check_name(name, "the sample name")
+    n_genes = len(schema.features["expression"])
+    total = np.zeros((len(names), n_genes), np.float64)
+    given = np.zeros((len(names), n_genes), np.int32)  # non-missing values combined into each cell
+    rows_of = np.zeros(n_genes, np.int64)  # rows that resolved to each gene
+    largest = np.full(len(names), -np.inf)
+    resolution = Resolution(np.zeros(0, np.int64))
+    for chunk, first_line in table.chunks(rows_per_chunk):
+        ids = [text_column(chunk[:, i], first_line, "gene identifier", limits, required=False) for i in spec.id_columns]
+        found = _resolve_rows(schema, ids)
+        resolution.merge(found)
+        known = found.indices >= 0
+        spec.unknown_rows += int((~known).sum())
+        if len(spec.unknown_examples) < 5:
+            spec.unknown_examples += ids[0].filter(pl.Series(~known)).head(5 - len(spec.unknown_examples)).to_list()
+        if not known.any():
+            continue
+        block = chunk.select(chunk.columns[i] for i in columns).filter(pl.Series(known))
+        values = parse_numbers(block, np.arange(first_line, first_line + chunk.height)[known],
+                               [table.header[i] for i in columns])
+        genes = found.indices[known]
+        np.add.at(total.T, genes, np.nan_to_num(values, nan=0.0))
+        np.add.at(given.T, genes, ~np.isnan(values))
+        np.add.at(rows_of, genes, 1)
+        largest = np.fmax(largest, np.fmax.reduce(values, axis=0))
+    spec.duplicates = {schema.features["expression"][j]: int(rows_of[j]) for j in np.flatnonzero(rows_of > 1)}
+    linear = largest > LINEAR_ABOVE  # per sample: the rule for combining its duplicated genes
+    with np.errstate(invalid="ignore", divide="ignore"):
+        combined = np.where(linear[:, None], total, total / given)
+    expression = np.where(given > 0, combined, np.nan).astype(np.float32)
+    return names, expression, resolution
