@@ -1,37 +1,30 @@
 """The Gradio app: pick a tissue, a cell line and drugs; see why; rank all drugs; upload a profile; the evaluation.
 
 ``build_app`` takes its dependencies; every handler is a line that calls the service, the explainer or a view.
-Named endpoints for programs: /predict, /explain, /rank_drugs, /predict_profile, /model_info.
+Named endpoints for programs: /predict, /explain, /rank_drugs, /predict_profile, /profile_report, /model_info.
 """
 
 from __future__ import annotations
 
 import functools
 import sys
-import threading
 from pathlib import Path
 
 import gradio as gr
-import polars as pl
 
 from drugresponse.errors import UserError
 
-from . import figures, views
+from . import figures, sample_tab, views
 from .catalog import Catalog
 from .downloads import Downloads
 from .explain import Explainer
 from .runtime import load_runtime
-from .service import HELD_OUT, PREDICTED, PredictionService
-from .uploads import FORMAT_HELP, MAX_BYTES
-from .uploads.access import uploaded_file
+from .service import HELD_OUT, PredictionService
+from .uploads import MAX_BYTES
 
 ALL_TISSUES = "all tissues"
 DEFAULT_DRUGS = ("Dabrafenib", "Lapatinib", "Nutlin-3a (-)", "Cisplatin", "Docetaxel", "Selumetinib")
 CONCURRENCY = 4
-# Reading an upload is the one costly request (a few hundred MB at worst, and a core for a second or two): one at a
-# time, so sixteen hostile uploads can neither exhaust memory nor take every core from the cheap requests.
-UPLOAD_CONCURRENCY = 1
-UPLOAD_FILE_TYPES = [".csv", ".tsv", ".txt", ".parquet"]
 READING = ("**How to read this.** ln IC50 is the natural log of the concentration (µM) that halves the cells' "
            "growth: lower means more sensitive. For a GDSC cell line the first number is the *held-out* prediction, "
            "made by a model that never saw that line (the honest one); the model you can download was trained on it "
@@ -64,15 +57,6 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
     downloads = Downloads()
     # The API endpoints and the page's plots/CSVs need the same results: compute each once.
     ranking = functools.lru_cache(maxsize=64)(service.rank_drugs)
-    scored_upload = functools.lru_cache(maxsize=8)(service.predict_profile)
-
-    reading = threading.BoundedSemaphore(UPLOAD_CONCURRENCY)
-
-    def upload_result(upload):
-        path = uploaded_file(upload)  # only files inside Gradio's upload folder are opened
-        with reading:
-            return scored_upload(path)
-
     def predict(cell_line, drugs):
         return service.predict(cell_line, list(drugs or []))  # Gradio renders polars directly
 
@@ -85,14 +69,16 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
 
     def why_gdsc(cell_line, drug):
         table, summary = views.explain_cell_line(service, explainer, cell_line, drug)
-        return figures.contributions(table, f"Why: {drug} for {cell_line}"), explainer.caption(drug, summary), table
+        held_out = float(service.held_out[catalog.row(cell_line), service.drug_columns([drug])[0]])
+        return (figures.contributions(table, f"Why: {drug} for {cell_line}"),
+                explainer.caption(drug, summary, held_out), table)
 
     def explain(source: str, drug: str, upload: gr.FileData | None = None) -> dict:
         """The 15 features that moved one drug's predicted ln IC50 most: for the GDSC cell line ``source`` or, with
         a profiles file, for the sample named ``source`` in it. Returns {"headers": [...], "data": [[...], ...]}."""
         try:
             if upload is not None:
-                report = upload_result(upload)[1]
+                report = gate(upload)[1]
                 table = views.explain_sample(service, explainer, report, source, drug)[0]
             else:
                 table = views.explain_cell_line(service, explainer, source, drug)[0]
@@ -107,22 +93,6 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
         table = ranking(cell_line)
         top = table.head(30).select("drug", "z vs typical").to_pandas()
         return top, downloads.csv(table, f"ranking_{cell_line}", [service.provenance()])
-
-    def predict_profile(upload):
-        return upload_result(upload)[0]
-
-    def profile_extras(upload):
-        table, report = upload_result(upload)
-        return (report.summary(), downloads.csv(table, "predictions_uploaded_samples",
-                                                [service.provenance(report.source), report.summary()]),
-                gr.Dropdown(choices=report.samples, value=report.samples[0]))
-
-    def why_upload(upload, sample, drug):
-        scored, report = upload_result(upload)
-        table, summary = views.explain_sample(service, explainer, report, sample, drug)
-        figure = figures.contributions(table, f"Why: {drug} for {sample}")
-        chosen = scored.filter((pl.col("sample") == sample) & (pl.col("drug") == drug))
-        return figure, explainer.caption(drug, summary), figures.intervals(chosen, PREDICTED, reference, sample)
 
     def drug_view(drug):
         return views.drug_features(catalog, drug), views.drug_summary(catalog, drug)
@@ -166,26 +136,7 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
                 rank_csv = gr.File(label="Full ranking (CSV)")
                 rank_table = gr.Dataframe(label="All drugs, most to least sensitive", interactive=False)
             with gr.Tab("Your sample"):
-                gr.Markdown("Upload your own samples' profiles.\n\n" + FORMAT_HELP +
-                            "\nExample files: `examples/profile_wide.csv`, `examples/profile_long.csv`, "
-                            "`examples/profile_panel.csv` (expression plus a driver panel).\n\n**Caveat.** The driver "
-                            "events' effects were learned across GDSC's tissues and are partly lineage markers: for a "
-                            "tumour type GDSC does not cover they may not transfer (on held-out organ systems they "
-                            "lowered the model's per-drug accuracy; see the Model tab). For such a tumour, upload it "
-                            "without driver columns: unknown events contribute nothing, so the prediction is exactly "
-                            "the model without its driver head.")
-                upload = gr.File(label="Profiles (CSV, TSV or parquet)", file_types=UPLOAD_FILE_TYPES,
-                                 elem_id="profiles-upload")
-                run_upload = gr.Button("Predict for uploaded samples", variant="primary")
-                upload_report = gr.Markdown()
-                upload_csv = gr.File(label="Predictions (CSV)")
-                upload_table = gr.Dataframe(label="Predictions for every drug", interactive=False)
-                with gr.Row():
-                    sample_pick = gr.Dropdown([], label="Sample")
-                    sample_drug = gr.Dropdown(service.drugs, value=defaults[0], label="Drug")
-                sample_interval = gr.Plot(label="Prediction with its 80% interval against the GDSC lines")
-                sample_why = gr.Plot(label="Why: largest contributions")
-                sample_text = gr.Markdown()
+                gate = sample_tab.build(service, explainer, downloads, reference, defaults, _friendly)
             with gr.Tab("Drug"):
                 gr.Markdown("What the model has learned about one drug: the features with the largest mean "
                             "|contribution| over GDSC cell lines the models never saw (LCO folds), the drug's "
@@ -232,10 +183,6 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
         gr.on([app.load, cell_line.change], _friendly(rank_drugs), cell_line, rank_table, api_name="rank_drugs")
         gr.on([app.load, cell_line.change], _friendly(rank_extras), cell_line, [rank_plot, rank_csv],
               api_visibility="private")
-        run_upload.click(_friendly(predict_profile), upload, upload_table, api_name="predict_profile").then(
-            _friendly(profile_extras), upload, [upload_report, upload_csv, sample_pick], api_visibility="private")
-        gr.on([sample_pick.change, sample_drug.change], _friendly(why_upload), [upload, sample_pick, sample_drug],
-              [sample_why, sample_text, sample_interval], api_visibility="private")
         drug_pick.change(_friendly(drug_view), drug_pick, [drug_table, drug_text], api_visibility="private").then(
             lambda d: views.actual_vs_predicted(catalog, d), drug_pick, drug_plot, api_visibility="private")
         gr.api(model_info, api_name="model_info")

@@ -3,7 +3,7 @@
 Reads profiles in the app's layouts (CSV, TSV or parquet) in chunks of samples, in one pass, with the app's own
 readers, checks and messages (``uploads``), predicts with onnxruntime and appends one row per (sample, drug) to a
 parquet or CSV file: ln IC50, IC50 in µM, the 80% conformal interval, the percentile among held-out GDSC
-predictions, the call and any flag. Memory stays bounded by the chunk size. The output is written under a temporary
+predictions, the relative call and any flag. Memory stays bounded by the chunk size. The output is written under a temporary
 name and renamed only when every sample has been scored, so a failure leaves no partial file. With
 ``skip_invalid``, samples that fail the checks are left out and listed, with the reason, in ``<output>.skipped.csv``.
 """
@@ -28,6 +28,7 @@ from drugresponse.errors import UserError
 from .calibration import Calibration
 from .downloads import neutralise_text
 from .runtime import ModelRuntime
+from .sample_context import call_words
 from .uploads import ProfileSchema, read_cohort
 
 CHUNK = 512
@@ -68,8 +69,9 @@ class OutputFile:
         self.partial.abort()
 
 
-CALLS = pa.array(["sensitive", "intermediate", "resistant", "n/a"])
-DICTIONARY = ["sample", "drug", "call", "flag"]  # the text columns; numbers are not worth a dictionary
+# relative calls, worded as such (a percentile among GDSC lines' held-out predictions is not a dose)
+CALLS = pa.array([call_words(5.0), call_words(50.0), call_words(95.0), "n/a"])
+DICTIONARY = ["sample", "drug", "relative_call", "flag"]  # the text columns; numbers are not worth a dictionary
 
 
 def score_table(runtime: ModelRuntime, calibration: Calibration, samples: list[str], profiles: dict,
@@ -90,7 +92,7 @@ def score_table(runtime: ModelRuntime, calibration: Calibration, samples: list[s
         "ln_ic50": predictions.ravel().astype(np.float32), "ic50_um": np.exp(predictions).ravel().astype(np.float32),
         "interval_low": lower.ravel().astype(np.float32), "interval_high": upper.ravel().astype(np.float32),
         "percentile": percentile.ravel().astype(np.float32),
-        "call": pa.DictionaryArray.from_arrays(call.ravel().astype(np.int32), CALLS),
+        "relative_call": pa.DictionaryArray.from_arrays(call.ravel().astype(np.int32), CALLS),
         "flag": pa.DictionaryArray.from_arrays(flag_codes.astype(np.int32)[rows], pa.array(flag_values, pa.string())),
     })
 

@@ -53,12 +53,21 @@ class Downloads:
     def _prune(self) -> None:
         cutoff = time.time() - KEEP_SECONDS
         for path in self.folder.glob("*/*.csv"):
+            if path.parent.name == "fixed":
+                continue
             try:
                 if path.stat().st_mtime < cutoff:
                     path.unlink()
                     path.parent.rmdir()
             except OSError:  # another request removed it first
                 pass
+
+    def fixed(self, table: pl.DataFrame, stem: str) -> str:
+        """A file the app offers for its whole life (a template): kept when older downloads are pruned."""
+        path = self.folder / "fixed" / f"{_SAFE_STEM.sub('_', stem)}.csv"
+        path.parent.mkdir(exist_ok=True)
+        write_bytes_atomic(path, ("\ufeff" + neutralise_text(table).write_csv()).encode("utf-8"))
+        return str(path)
 
     def csv(self, table: pl.DataFrame, stem: str, header_lines: list[str] = ()) -> str:
         """Write ``table`` as a download and return its path (a fresh folder each, so names never collide)."""

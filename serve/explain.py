@@ -100,9 +100,17 @@ class Explainer:
                    "features": len(contributions)}
         return pl.DataFrame(rows), summary
 
-    def caption(self, drug: str, summary: dict) -> str:
-        return (f"**{drug}**: predicted ln IC50 {summary['prediction']:.2f} against {summary['baseline']:.2f} for the "
-                f"average training cell line; the {summary['features']:,} contributions sum to "
+    def caption(self, drug: str, summary: dict, held_out: float | None = None) -> str:
+        """The explanation's caption; for a GDSC line (``held_out`` given) it names which of its two predictions is
+        explained, so the in-sample number is never mistaken for the held-out one the table leads with."""
+        which = ""
+        if held_out is not None and np.isfinite(held_out):
+            which = ("this explains the shipped model's in-sample prediction (the model was trained on this line; the "
+                     "table's column \"ln IC50, model trained on this line\"), not the held-out prediction the table "
+                     f"leads with ({held_out:.2f}, made by a fold model that never saw the line and is not shipped, so "
+                     "its reasons cannot be shown). In-sample ")
+        return (f"**{drug}**: {which}predicted ln IC50 {summary['prediction']:.2f} against {summary['baseline']:.2f} "
+                f"for the average training cell line; the {summary['features']:,} contributions sum to "
                 f"{summary['sum_of_contributions']:+.2f} (the top {summary['shown']} are shown). Method: "
                 f"{self.method['method']}; baseline: {self.method['baseline']}. Contributions describe what this "
                 "model does, not proven biology: a gene can stand in for a lineage or a correlated event.")

@@ -17,9 +17,12 @@ from drugresponse.errors import UserError
 from .calibration import Calibration
 from .catalog import Catalog
 from .runtime import MODALITIES, ModelRuntime
+from .sample_context import Lineages, call_words, measured_range, similar_lines, unknown_event_effects
 from .uploads import APP, ProfileSchema, UploadReport, parse_profiles
 
 HELD_OUT = "ln IC50, held out"
+CALL = "call (relative to GDSC lines, not a dose)"
+RANGE = "GDSC measured ln IC50, 10th to 90th percentile"
 IN_SAMPLE = "ln IC50, model trained on this line"
 PREDICTED = "predicted ln IC50"
 
@@ -47,6 +50,9 @@ class PredictionService:
         self.held_out_percentile = self.calibration.percentile(self.held_out)
         measured = catalog.measured
         self._measured = {(c, d): v for c, d, v in zip(measured["cell_line"], measured["drug"], measured["ln_ic50"])}
+        self.ranges = measured_range(measured, self.drugs)
+        self.tissues = catalog.cell_lines["tissue"].to_numpy().astype(str)
+        self.lineages = Lineages(self.held_out, self.tissues)
 
     @property
     def conformal(self) -> dict:
@@ -69,7 +75,8 @@ class PredictionService:
             "80% interval low": lower[columns].round(2),
             "80% interval high": upper[columns].round(2),
             "percentile among GDSC lines (held out)": percentile[columns].round(1),
-            "call": [self.calibration.call(p) for p in percentile[columns]],
+            CALL: [call_words(p) for p in percentile[columns]],
+            RANGE: [f"{self.ranges[self.drugs[j]][0]:.2f} to {self.ranges[self.drugs[j]][1]:.2f}" for j in columns],
         }
 
     def _cell_line_table(self, cell_line: str, columns: np.ndarray) -> pl.DataFrame:
@@ -96,27 +103,54 @@ class PredictionService:
             pl.Series("z vs typical", (relative / self.calibration.spread).round(2)),
         ).sort("z vs typical", nulls_last=True)
 
-    def score(self, report: UploadReport) -> pl.DataFrame:
-        """One row per (sample, drug) for validated profiles: prediction, interval, percentile, call, flag."""
+    def score(self, report: UploadReport, tissue: str | None = None) -> pl.DataFrame:
+        """One row per (sample, drug) for checked profiles: prediction, interval, percentile and relative call (also
+        within ``tissue``'s GDSC lines when one is given), the drug's measured range, flag."""
         predictions = self.runtime.predict(report.profiles)
         percentile = self.calibration.percentile(predictions)
         columns = np.arange(len(self.drugs))
+        if tissue and not self.lineages.lines(tissue):
+            raise UserError(f"unknown tissue {tissue!r}; choose one of the GDSC tissues listed in the app.")
         tables = []
         for i, sample in enumerate(report.samples):
-            part = pl.DataFrame(self._columns(predictions[i], percentile[i], columns, PREDICTED))
-            tables.append(part.insert_column(0, pl.Series("sample", [sample] * len(columns))).with_columns(
-                pl.lit(report.flags[i] if report.flags else "").alias("flag")))
+            part = self._columns(predictions[i], percentile[i], columns, PREDICTED)
+            if tissue:
+                within = self.lineages.percentile(predictions[i], tissue)
+                among = f"{tissue} lines"
+                part[f"percentile among {among} (held out)"] = within.round(1)
+                part[f"call within {among}"] = [call_words(p, among) for p in within]
+            tables.append(pl.DataFrame(part).insert_column(0, pl.Series("sample", [sample] * len(columns)))
+                          .with_columns(pl.lit(report.flags[i] if report.flags else "").alias("flag")))
         return pl.concat(tables)
 
-    def parse(self, source, name: str | None = None) -> UploadReport:
-        """Read and check an uploaded file (a path or its bytes) against this model's inputs, within the app's
-        limits."""
-        return parse_profiles(source, self.schema, APP, name)
+    def parse(self, source, name: str | None = None, mutations=None, mutations_name: str | None = None
+              ) -> UploadReport:
+        """Read and check an uploaded file (a path or its bytes), and an optional mutation file for the same samples,
+        against this model's inputs, within the app's limits."""
+        return parse_profiles(source, self.schema, APP, name, mutations, mutations_name)
 
-    def predict_profile(self, source, name: str | None = None) -> tuple[pl.DataFrame, UploadReport]:
+    def predict_profile(self, source, name: str | None = None, mutations=None, tissue: str | None = None
+                        ) -> tuple[pl.DataFrame, UploadReport]:
         """Every drug for every sample of an uploaded file (checked first), in the file's sample order."""
-        report = self.parse(source, name)
-        return self.score(report), report
+        report = self.parse(source, name, mutations)
+        return self.score(report, tissue), report
+
+    def context(self, report: UploadReport, sample: str, drug: str | None = None) -> dict:
+        """For one uploaded sample: its unknown driver events that would move predictions, and the GDSC lines most
+        like it (with their measured ln IC50 for ``drug``)."""
+        row = report.samples.index(sample)
+        effects = unknown_event_effects(self.runtime, report.profiles, row, self.schema.read_columns["drivers"],
+                                        self.drugs)
+        rows, r = similar_lines(report.profiles["expression"][row], self.catalog.profiles["expression"],
+                                self.schema.read_columns["expression"])
+        names = self.catalog.cell_lines["cell_line"].to_list()
+        similar = [{"cell_line": names[i], "tissue": str(self.tissues[i]), "pearson_r": round(float(v), 3)}
+                   for i, v in zip(rows, r)]
+        if drug:
+            for line in similar:
+                measured = self._measured.get((line["cell_line"], drug))
+                line[f"measured ln IC50, {drug}"] = None if measured is None else round(float(measured), 2)
+        return {"unknown_events": effects, "similar_lines": similar}
 
     def provenance(self, source: str | None = None) -> str:
         """One line naming the model (and the input file) for the head of a download."""

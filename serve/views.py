@@ -158,3 +158,17 @@ def coverage_by_drug(conformal: dict) -> pd.DataFrame:
              "interval half-width (ln µM)": round(v["half_width"], 2)} for d, v in conformal.get("drugs", {}).items()]
     frame = pd.DataFrame(rows or {"drug": [], "coverage": [], "pairs": [], "interval half-width (ln µM)": []})
     return frame.sort_values("coverage", kind="stable").reset_index(drop=True)
+
+
+def unknown_events_text(context: dict) -> str:
+    """The sample's unknown driver events that would move its predictions most, if it carried them."""
+    effects = context["unknown_events"]
+    if not effects:
+        return ("**Driver events.** None of the events the model reads is unknown for this sample, or none would move "
+                "a prediction by 0.25 ln µM or more.")
+    lines = ["**Unknown driver events that would change this sample's predictions** (if it carried them; the model "
+             "reads an unknown event as nothing, never as wild type): "]
+    for effect in effects:
+        drugs = ", ".join(f"{d} {v:+.2f}" for d, v in effect["drugs"].items())
+        lines.append(f"- {readable('driver:' + effect['event'])} unknown: {drugs} ln µM")
+    return "\n".join(lines)

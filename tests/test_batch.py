@@ -41,7 +41,7 @@ def test_every_layout_and_format_gives_the_apps_numbers(bundle, runtime, calibra
     for (name, _), table in outputs.items():
         n = 3 if name == "long.csv" else 7
         assert table.columns == ["sample", "drug", "ln_ic50", "ic50_um", "interval_low", "interval_high", "percentile",
-                                 "call", "flag"]
+                                 "relative_call", "flag"]
         assert table["sample"].unique(maintain_order=True).to_list() == bundle.cell_lines["cell_line"][:n].to_list()
         np.testing.assert_allclose(table["ln_ic50"].to_numpy().reshape(n, -1), expected[:n], atol=1e-5)
         np.testing.assert_allclose(table["ic50_um"], np.exp(table["ln_ic50"]), rtol=1e-5)

@@ -38,7 +38,7 @@ def add_command(commands) -> None:
         description="Batch scoring: every sample of INPUT (the app's long or wide layout; comma- or tab-separated "
                     "text or parquet) for every drug, read in one pass in chunks, checked as the app checks uploads. OUTPUT (.parquet or .csv) has "
                     "one row per sample and drug: ln_ic50, ic50_um, interval_low/high (80%), percentile among "
-                    "held-out GDSC predictions, call, flag.")
+                    "held-out GDSC predictions, relative_call (a rank among GDSC lines, not a dose), flag.")
     predict.add_argument("input", help="profiles file (.csv or .parquet)")
     predict.add_argument("-o", "--out", required=True, help="predictions file to write (.parquet or .csv)")
     add_onnx_options(predict)

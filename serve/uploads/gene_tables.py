@@ -133,7 +133,7 @@ def read_gene_rows(table: Table, spec: GeneTable, schema: ProfileSchema, limits:
         known = found.indices >= 0
         spec.unknown_rows += int((~known).sum())
         if len(spec.unknown_examples) < 5:
-            spec.unknown_examples += ids[0].filter(pl.Series(~known)).head(5 - len(spec.unknown_examples)).to_list()
+            spec.unknown_examples += ids[0].filter(pl.Series(~known)).drop_nulls().head(5 - len(spec.unknown_examples)).to_list()
         if not known.any():
             continue
         block = chunk.select(chunk.columns[i] for i in columns).filter(pl.Series(known))

@@ -77,6 +77,8 @@ class GeneResolver:
     def resolve(self, names: list[str]) -> Resolution:
         out = Resolution(np.full(len(names), UNKNOWN, dtype=np.int64))
         for i, name in enumerate(names):
+            if not name:  # an empty or missing cell names nothing
+                continue
             symbol, rule = self.symbol(name)
             if rule.startswith("ambiguous:"):
                 out.indices[i] = AMBIGUOUS
@@ -118,6 +120,8 @@ class EventResolver:
         """Event names (or aliases); with ``genes``, a current symbol's ``_mut`` finds GDSC's spelling's event."""
         out = Resolution(np.full(len(names), UNKNOWN, dtype=np.int64))
         for i, name in enumerate(names):
+            if not name:
+                continue
             j, rule = self.index(name, genes)
             out.indices[i] = j
             if j >= 0 and rule != "model":

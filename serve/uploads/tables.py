@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -157,7 +158,7 @@ def _xlsx_as_csv(source, name: str, limits: Limits) -> bytes:
 def _open_text(source, name: str, head: bytes | None, limits: Limits, kind: str | None = None) -> Table:
     head = head if head is not None else _read_head(source, limits.max_header_bytes + 4096)
     text, encoding = _decode(head)
-    lines = text.lstrip("\ufeff").split("\n")
+    lines = re.split(r"\r\n|\n|\r", text.lstrip("\ufeff"))  # the line ends pyarrow knows: LF, CRLF, CR
     preamble = []
     while lines and (lines[0].startswith("##") or (not preamble and lines[0].startswith("#1."))
                      or (preamble and preamble[0].startswith("#1.") and len(preamble) == 1)):
@@ -169,7 +170,10 @@ def _open_text(source, name: str, head: bytes | None, limits: Limits, kind: str 
     if header_line.startswith("#CHROM"):
         header_line = header_line[1:]  # VCF's column line
     delimiter = max(DELIMITERS, key=lambda d: (header_line.count(d), d == ","))
-    header = _rejoin(c.strip() for c in next(csv.reader([header_line], delimiter=delimiter), []))
+    try:
+        header = _rejoin(c.strip() for c in next(csv.reader([header_line], delimiter=delimiter), []))
+    except csv.Error as exc:
+        raise UserError(f"{name}: the header line is not delimited text ({exc}); accepted: {SUPPORTED}.") from None
     limits.check_columns(len(header))
     if not any(header):
         raise UserError(f"{name} has no header line; expected column names on the first line.")

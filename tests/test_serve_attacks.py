@@ -1,0 +1,164 @@
+"""The app as an attacker meets it: plain HTTP with crafted payloads, files that declare huge counts, hostile names.
+
+Every file argument that is not a user's upload is refused with one message that says nothing about the path; a
+small file that names thousands of samples, tens of thousands of columns or millions of rows is refused before any
+per-sample memory is taken; names that a spreadsheet would run as formulas are made inert in downloads.
+"""
+
+import io
+import json
+import os
+import re
+import tracemalloc
+import zipfile
+
+import httpx
+import polars as pl
+import pytest
+
+from drugresponse.errors import UserError
+from drugresponse.serve.uploads import APP, ProfileSchema, parse_profiles
+from drugresponse.serve.uploads.access import REFUSED, upload_folder, uploaded_file
+
+from .test_serve_app import free_port
+from .test_serve_uploads import wide_csv
+
+
+@pytest.fixture(scope="module")
+def server(assets_dir):
+    from drugresponse.serve.app import create, launch
+
+    app = create(assets_dir, provider="cpu")
+    port = free_port()
+    launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def schema(assets_dir):
+    from drugresponse.serve.runtime import load_runtime
+
+    return ProfileSchema.beside(load_runtime(assets_dir / "model.onnx", "cpu"), assets_dir / "model.onnx")
+
+
+def call(base: str, endpoint: str, data: list) -> tuple[str, str]:
+    """(event, payload) of a call made the way curl makes it: POST the inputs, read the event stream."""
+    with httpx.Client(base_url=base, timeout=120) as http:
+        started = http.post(f"gradio_api/call/{endpoint}", json={"data": data})
+        if started.status_code != 200:
+            return "rejected", started.text
+        stream = http.get(f"gradio_api/call/{endpoint}/{started.json()['event_id']}").text
+    event, payload = [line for line in stream.splitlines() if line][-2:]
+    return event.removeprefix("event: "), payload.removeprefix("data: ")
+
+
+@pytest.fixture(scope="module")
+def outside(bundle, tmp_path_factory):
+    """A real, valid profile file on the server, outside the upload folder: it must never be scored."""
+    path = tmp_path_factory.mktemp("server_files") / "secret_cohort.csv"
+    path.write_bytes(wide_csv(bundle, [0, 1]))
+    return path
+
+
+@pytest.mark.parametrize("endpoint, data", [
+    ("explain", lambda p: ["x", "Cisplatin", {"path": p}]),
+    ("explain", lambda p: ["x", "Cisplatin", {"path": p, "meta": {"_type": "gradio.FileData"}}]),
+    ("profile_report", lambda p: [{"path": p}, None, None]),
+    ("profile_report", lambda p: [{"path": p, "meta": {"_type": "gradio.FileData"}}, None, None]),
+    ("predict_profile", lambda p: [{"path": p}, None, "not given"]),
+    ("predict_profile", lambda p: [{"path": p, "meta": {"_type": "gradio.FileData"}}, None, "not given"]),
+    ("profile_report", lambda p: [{"path": p}, {"path": p}, None]),
+])
+def test_no_server_file_is_read_through_the_api(server, outside, bundle, endpoint, data):
+    secrets = bundle.cell_lines["cell_line"][:2].to_list()  # what scoring the server's file would echo
+    answers = {}
+    for path in (str(outside), str(outside.parent / "missing.csv"), "/etc/passwd", "/etc/no-such-file",
+                 "../../etc/passwd", str(outside.parent)):
+        event, payload = call(server, endpoint, data(path))
+        assert event in ("error", "rejected"), (path, payload[:200])
+        assert not any(name in payload for name in secrets) and "root:" not in payload
+        answers[path] = re.sub(r"[^\s'\"]*(/|\.\.\.)[^\s'\"]*", "PATH", payload)  # the path the caller sent
+    # an existing file and a missing one get the same answer: no file-existence or file-shape oracle
+    assert answers[str(outside)] == answers[str(outside.parent / "missing.csv")]
+    assert answers["/etc/passwd"] == answers["/etc/no-such-file"]
+
+
+def test_a_link_in_the_upload_folder_to_a_file_outside_is_refused(outside, tmp_path):
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "link.csv").symlink_to(outside)
+    (folder / "real.csv").write_text("x")
+    assert uploaded_file({"path": str(folder / "real.csv")}, folder) == (folder / "real.csv").resolve()
+    for probe in ({"path": str(folder / "link.csv")}, str(folder / "link.csv"), {"path": str(folder)},
+                  {"path": str(folder / ".." / outside.name)}, {"path": 7}, {"path": "a\x00b"}, {}):
+        with pytest.raises(UserError, match="not uploaded to this app"):
+            uploaded_file(probe, folder)
+    assert upload_folder() == upload_folder().resolve()
+
+
+def test_a_small_file_declaring_forty_thousand_samples_is_refused_before_it_costs_memory(schema, server):
+    from gradio_client import Client, handle_file
+
+    data = b"sample,gene,modality,value\n" + b"".join(b"s%d,TP53,mutation,1\n" % i for i in range(40_000))
+    assert len(data) < 1_000_000
+    tracemalloc.start()
+    with pytest.raises(UserError, match="more than 500 samples"):
+        parse_profiles(data, schema)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB traced while refusing"  # arrays for 500 samples at most
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "forty_thousand.csv")
+    with open(path, "wb") as handle:
+        handle.write(data)
+    with pytest.raises(Exception, match="more than 500 samples"):
+        Client(server, verbose=False).predict(handle_file(path), None, "not given", api_name="/predict_profile")
+
+
+def test_too_many_columns_rows_or_unpacked_bytes_are_refused_before_parsing(schema):
+    header = ",".join(["sample"] + [f"expression:G{i}" for i in range(APP.max_columns + 1)]).encode()
+    with pytest.raises(UserError, match="columns; at most"):
+        parse_profiles(header + b"\nS1" + b",1" * (APP.max_columns + 1) + b"\n", schema)
+    rows = pl.DataFrame({"sample": ["S"] * (APP.max_rows + 1), "gene": "TP53", "modality": "mutation", "value": 1})
+    buffer = io.BytesIO()
+    rows.write_parquet(buffer)  # a few KB that declare five million rows
+    assert len(buffer.getvalue()) < 1_000_000
+    with pytest.raises(UserError, match="rows; at most"):
+        parse_profiles(buffer.getvalue(), schema, name="declared.parquet")
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            for _ in range(250):
+                sheet.write(b"\0" * 2**20)
+    assert len(bomb.getvalue()) < 2_000_000
+    with pytest.raises(UserError, match="would unpack to"):
+        parse_profiles(bomb.getvalue(), schema, name="bomb.xlsx")
+
+
+def test_names_are_bounded_and_formulas_are_inert_in_downloads(bundle, schema, tmp_path):
+    from drugresponse.serve.downloads import Downloads
+
+    table = pl.read_csv(wide_csv(bundle, [0, 1]))
+    long_name = table.with_columns(pl.Series("sample", ["x" * 5000, "ok"]))
+    with pytest.raises(UserError, match="characters long"):
+        parse_profiles(long_name.write_csv().encode(), schema)
+    hostile = table.with_columns(pl.Series("sample", ['=HYPERLINK("http://evil","x")', "@SUM(A1)"]))
+    report = parse_profiles(hostile.write_csv().encode(), schema)
+    path = Downloads(tmp_path).csv(pl.DataFrame({"sample": report.samples, "v": [1, 2]}), "out", ["=note"])
+    text = open(path, encoding="utf-8-sig").read()
+    assert "'=HYPERLINK" in text and "\n'@SUM" in text and "# '=note" in text
+    assert not re.search(r'\n"?[=+@-]', text)  # no cell starts a formula
+    assert open(path, "rb").read().startswith(b"\xef\xbb\xbf")  # Excel reads the UTF-8 (µ) only with a BOM
+
+
+def test_the_report_endpoint_over_plain_http(server, bundle, tmp_path):
+    from gradio_client import Client, handle_file
+
+    path = tmp_path / "sample.csv"
+    path.write_bytes(wide_csv(bundle, [0], modalities=("expression",)))
+    report = Client(server, verbose=False).predict(handle_file(str(path)), None, None, api_name="/profile_report")
+    assert report["samples"] == [bundle.cell_lines["cell_line"][0]]
+    context = report["context"][report["samples"][0]]
+    assert len(context["similar_lines"]) == 5 and context["similar_lines"][0]["cell_line"] == report["samples"][0]
+    assert json.dumps(report)  # plain JSON for any client
