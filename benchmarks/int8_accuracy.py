@@ -22,19 +22,19 @@ import numpy as np
 import onnxruntime as ort
 import polars as pl
 import torch
+from machine import describe, write_outputs  # benchmarks/machine.py, beside this script
 
+from drugresponse.errors import UserError
 from drugresponse.export.fused import FusedModel
 from drugresponse.export.graph import export_graph
 from drugresponse.export.quantize import write_int8_graph
-from drugresponse.errors import UserError
 from drugresponse.paths import default_data_dir
-from drugresponse.train.evaluation import metrics
 from drugresponse.train.data.bundle import MODALITIES, Bundle, bundle_dir, is_valid_bundle
-from drugresponse.train.evaluation.registry import make_predictor
 from drugresponse.train.data.response_matrix import load_matrix
-from drugresponse.train.evaluation.ray_tasks import set_threads
 from drugresponse.train.data.splits import load_folds, train_mask
-from machine import describe, write_outputs  # benchmarks/machine.py, beside this script
+from drugresponse.train.evaluation import metrics
+from drugresponse.train.evaluation.ray_tasks import set_threads
+from drugresponse.train.evaluation.registry import make_predictor
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

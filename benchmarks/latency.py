@@ -28,15 +28,15 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from machine import describe, write_outputs  # benchmarks/machine.py, beside this script
 
 from drugresponse.atomic_files import write_text_atomic
-from drugresponse.export.onnx_export import explain_path, int8_path
 from drugresponse.errors import UserError
+from drugresponse.export.onnx_export import explain_path, int8_path
 from drugresponse.paths import default_data_dir
 from drugresponse.serve.runtime import load_runtime, session_options
 from drugresponse.train.data.bundle import MODALITIES, Bundle, bundle_dir, is_valid_bundle
 from drugresponse.train.model.checkpoint import load_checkpoint
-from machine import describe, write_outputs  # benchmarks/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

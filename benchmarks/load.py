@@ -178,7 +178,6 @@ def main() -> None:
             process.wait(timeout=30)
     import gradio
     import onnxruntime
-
     from machine import describe, write_outputs
 
     machine = describe(gradio=gradio.__version__, onnxruntime=onnxruntime.__version__)

@@ -27,10 +27,10 @@ def main() -> None:
 
     from drugresponse.paths import default_data_dir
     from drugresponse.train.data.bundle import Bundle, bundle_dir
-    from drugresponse.train.evaluation.cross_validation import EvaluationConfig, evaluate, fit_fold
     from drugresponse.train.data.response_matrix import load_matrix
-    from drugresponse.train.evaluation.ray_tasks import run_tasks
     from drugresponse.train.data.splits import load_folds
+    from drugresponse.train.evaluation.cross_validation import EvaluationConfig, evaluate, fit_fold
+    from drugresponse.train.evaluation.ray_tasks import run_tasks
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())

@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 from drugresponse.errors import UserError
+from drugresponse.train.data.splits import make_folds, train_mask
 from drugresponse.train.evaluation.cross_validation import EvaluationConfig, evaluate
 from drugresponse.train.evaluation.registry import make_predictor
-from drugresponse.train.data.splits import make_folds, train_mask
 
 from .test_serve_app import free_port
 

@@ -18,7 +18,7 @@ import pytest
 
 from drugresponse.errors import UserError
 from drugresponse.serve.uploads import APP, ProfileSchema, parse_profiles
-from drugresponse.serve.uploads.access import REFUSED, upload_folder, uploaded_file
+from drugresponse.serve.uploads.access import upload_folder, uploaded_file
 
 from .test_serve_app import free_port
 from .test_serve_uploads import wide_csv

@@ -5,9 +5,9 @@ import polars as pl
 import pytest
 
 from drugresponse.errors import UserError
-from drugresponse.serve.conformal import conformal_intervals, conformal_quantile
 from drugresponse.serve.calibration import Calibration
 from drugresponse.serve.catalog import Catalog
+from drugresponse.serve.conformal import conformal_intervals, conformal_quantile
 from drugresponse.serve.runtime import load_runtime
 from drugresponse.serve.service import HELD_OUT, IN_SAMPLE, PredictionService
 

@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 
 from drugresponse.errors import UserError
-from drugresponse.train.data.splits import (NOT_MEASURED, TISSUE_GROUPS, TRAIN_ONLY, UNLABELLED, inner_split, make_folds,
-                                       tissue_groups, train_mask)
+from drugresponse.train.data.splits import (
+    NOT_MEASURED,
+    TISSUE_GROUPS,
+    TRAIN_ONLY,
+    UNLABELLED,
+    inner_split,
+    make_folds,
+    tissue_groups,
+    train_mask,
+)
 
 
 @pytest.mark.parametrize("split", ["lpo", "lco", "lto"])
