@@ -35,15 +35,25 @@ def test_wheel_puts_stages_under_drugresponse_only(tmp_path):
     import zipfile
     from pathlib import Path
 
+    from .test_install_paths import copy_checkout
+
     root = Path(__file__).resolve().parent.parent
+    # from a fresh copy, as a clone builds it: the checkout's own egg-info and build/ would list stale files
+    source = copy_checkout(tmp_path / "source")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path), str(root)], check=True, timeout=300)
+                    str(tmp_path), str(source)], check=True, timeout=300)
     wheel = next(tmp_path.glob("drugresponse-*.whl"))
     tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
     assert tops == {"drugresponse", wheel.name.split("-py3")[0] + ".dist-info"}
     names = zipfile.ZipFile(wheel).namelist()
     assert {"drugresponse/train/model/modules.py", "drugresponse/train/data/bundle.py", "drugresponse/cli/serve.py",
             "drugresponse/export/onnx_export.py", "drugresponse/serve/app.py"} <= set(names)
+    # every module of every stage folder is packaged: a sub-package missing from pyproject's list fails here
+    stages = {"drugresponse": "drugresponse", "train": "drugresponse/train", "export": "drugresponse/export",
+              "serve": "drugresponse/serve"}
+    expected = {f"{installed}/{path.relative_to(root / folder).as_posix()}" for folder, installed in stages.items()
+                for path in (root / folder).rglob("*.py") if "__pycache__" not in path.parts}
+    assert expected <= set(names), sorted(expected - set(names))
 
 
 def test_train_excludes_the_listed_cell_lines(bundle_path, matrix, tmp_path, capsys):
