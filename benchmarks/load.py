@@ -9,8 +9,12 @@ and /predict_profile on the real app, each request with a different cell line, d
 file (so the app's caches do not answer for it); a do-nothing endpoint on the floor app. Records
 p50/p99 latency, requests per second and errors, and the app server's resident and peak memory
 after start-up, after each round and after ``--repeat`` more 16-client /predict rounds (memory
-that keeps growing there would be a leak), then stops both servers. Writes benchmarks/results/load.json
-and load.md. Measures; never asserts.
+that keeps growing there would be a leak). Then the attack: ``ATTACKERS`` clients send the worst accepted upload
+(a long-layout file just under the byte limit, every row a model gene) to /predict_profile again and again for
+``--attack-seconds``, while one more client calls /predict one request after another; its p50 is compared with the
+same client's p50 just before, with no attack, and the server's peak memory over its level before the attack is
+recorded, app and upload worker together (budget: ``ATTACK_BUDGET_MB``). Then stops both servers. Writes benchmarks/results/load.json and load.md.
+Measures; never asserts.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 ASSETS = ROOT / "assets"
 CLIENTS = (1, 4, 16)
+ATTACKERS = 16
+ATTACK_BUDGET_MB = 512  # uploads are read one at a time, so the attack may cost what one worst upload costs
 EXAMPLE = ROOT / "examples" / "profile_long.csv"
 
 
@@ -76,6 +82,31 @@ def start(kind: str) -> tuple[subprocess.Popen, str]:
             time.sleep(0.5)
     process.kill()
     raise SystemExit(f"the {kind} server did not answer within 180 s")
+
+
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started (the app's upload worker)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def reset_peaks(pid: int) -> None:
+    """Reset the peak-RSS counters of a process and its children (``/proc/PID/clear_refs``)."""
+    for process in (pid, *children(pid)):
+        Path(f"/proc/{process}/clear_refs").write_text("5")
+
+
+def tree_memory_mb(pid: int) -> dict:
+    """Resident and peak memory summed over a process and its children."""
+    parts = [memory_mb(p) for p in (pid, *children(pid))]
+    return {k: round(sum(part[k] or 0 for part in parts), 1) for k in ("rss_mb", "peak_mb")}
 
 
 def memory_mb(pid: int) -> dict:
@@ -122,15 +153,99 @@ def upload_variants(folder: Path, count: int) -> list[Path]:
     return paths
 
 
+def worst_upload(folder: Path, genes: list[str], limit: int = 50_000_000) -> Path:
+    """A long-layout file just under the byte limit, every row a model gene: the most work an accepted upload asks."""
+    rng = np.random.default_rng(1)
+    per_sample = sum(len(f"S000,{g},expression,-0.123\n") for g in genes)
+    from drugresponse.serve.uploads import APP
+
+    samples = min(APP.max_samples, limit // per_sample)
+    path = folder / "worst_long.csv"
+    with open(path, "w") as handle:
+        handle.write("sample,gene,modality,value\n")
+        for s in range(samples):
+            handle.writelines(f"S{s:03d},{g},expression,{v:.3f}\n" for g, v in zip(genes, rng.normal(size=len(genes))))
+    return path
+
+
+def hostile(url: str, upload: Path, seconds: float) -> None:
+    """The attackers' process: ``ATTACKERS`` clients sending ``upload`` to /predict_profile nonstop for ``seconds``;
+    prints how many were answered and refused (in their own process, so their client-side work does not slow the
+    bystander's client)."""
+    import threading
+
+    from gradio_client import Client, handle_file
+
+    stop, outcomes = threading.Event(), {"answered": 0, "refused_or_failed": 0}
+
+    def one() -> None:
+        client = Client(url, verbose=False)
+        while not stop.is_set():
+            try:
+                client.predict(handle_file(str(upload)), None, "not given", api_name="/predict_profile")
+                outcomes["answered"] += 1
+            except Exception:  # a refusal or a full queue is a result here
+                outcomes["refused_or_failed"] += 1
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(ATTACKERS)]
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    print(json.dumps(outcomes), flush=True)
+
+
+def attack(url: str, pid: int, upload: Path, cell_lines: list[str], drugs: list[str], seconds: float) -> dict:
+    """The bystander's /predict latencies without and then with ``ATTACKERS`` clients uploading ``upload`` nonstop."""
+    from gradio_client import Client, handle_file
+
+    bystander, failures = Client(url, verbose=False), []
+
+    def timed_predictions(duration: float, offset: int) -> list[float]:
+        latencies, end, k = [], time.time() + duration, offset
+        while time.time() < end:
+            start_time = time.perf_counter()
+            try:
+                bystander.predict(cell_lines[k % len(cell_lines)], [drugs[k % len(drugs)]], api_name="/predict")
+            except Exception as exc:  # a bystander's failure is the worst result: kept, with its time
+                failures.append(f"{type(exc).__name__} after {time.perf_counter() - start_time:.0f} s")
+            latencies.append((time.perf_counter() - start_time) * 1000)
+            k += 1
+        return latencies
+
+    Client(url, verbose=False).predict(handle_file(str(upload)), None, "not given",
+                                       api_name="/predict_profile")  # the upload worker is up, as in service
+    idle = timed_predictions(min(seconds, 30), 0)
+    before = tree_memory_mb(pid)["rss_mb"]
+    reset_peaks(pid)
+    attackers = subprocess.Popen([sys.executable, __file__, "--hostile", url, "--upload", str(upload),
+                                  "--attack-seconds", str(seconds + 10)], stdout=subprocess.PIPE, text=True)
+    time.sleep(5)  # the uploads are in flight
+    under_attack = timed_predictions(seconds, 1000)
+    outcomes = json.loads(attackers.communicate(timeout=seconds + 300)[0].strip().splitlines()[-1])
+    peak = tree_memory_mb(pid)["peak_mb"]
+    return {"attackers": ATTACKERS, "upload_mb": round(upload.stat().st_size / 1e6, 1), "seconds": seconds,
+            "idle_p50_ms": round(float(np.median(idle)), 1), "attack_p50_ms": round(float(np.median(under_attack)), 1),
+            "attack_p99_ms": round(float(np.percentile(under_attack, 99)), 1), "bystander_requests": len(under_attack),
+            "uploads_answered": outcomes["answered"], "uploads_refused_or_failed": outcomes["refused_or_failed"],
+            "bystander_failures": failures, "rss_before_mb": before, "peak_over_before_mb": round(peak - before, 1),
+            "budget_mb": ATTACK_BUDGET_MB}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=96, help="requests per endpoint and client count")
     parser.add_argument("--repeat", type=int, default=3, help="extra 16-client /predict rounds to watch memory")
+    parser.add_argument("--attack-seconds", type=float, default=60, help="how long the hostile uploads last")
     parser.add_argument("--serve", choices=["app", "floor"], help=argparse.SUPPRESS)
+    parser.add_argument("--hostile", help=argparse.SUPPRESS)
+    parser.add_argument("--upload", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         return serve(args.serve, args.port)
+    if args.hostile:
+        return hostile(args.hostile, args.upload, args.attack_seconds)
 
     from gradio_client import handle_file
 
@@ -149,7 +264,7 @@ def main() -> None:
                 "/predict": lambda k: (cell_lines[k % len(cell_lines)], [drugs[k % len(drugs)],
                                                                          drugs[(7 * k + 3) % len(drugs)]]),
                 "/rank_drugs": lambda k: (cell_lines[k % len(cell_lines)],),
-                "/predict_profile": lambda k: (handle_file(str(uploads[k % len(uploads)])),),
+                "/predict_profile": lambda k: (handle_file(str(uploads[k % len(uploads)])), None, "not given"),
             }
             for clients in CLIENTS:
                 floor_lat, _, _ = drive(floor_url, [("/noop", (f"x{i}",)) for i in range(args.requests)], clients)
@@ -172,6 +287,9 @@ def main() -> None:
                 served["/predict"] += args.requests
                 drive(url, calls, CLIENTS[-1])
                 memory.append({"after": f"repeat {round_ + 1}", **memory_mb(app_pid)})
+            genes = json.loads((ASSETS / "model.json").read_text())["genes"]
+            siege = attack(url, app_pid, worst_upload(Path(tmp), genes), cell_lines, drugs, args.attack_seconds)
+            print(siege, flush=True)
     finally:
         for process, _ in servers.values():
             process.terminate()
@@ -182,7 +300,7 @@ def main() -> None:
 
     machine = describe(gradio=gradio.__version__, onnxruntime=onnxruntime.__version__)
     payload = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "requests": args.requests,
-               "server_memory": memory, "records": records}
+               "server_memory": memory, "records": records, "attack": siege}
     lines = ["| clients | endpoint | requests | p50 ms | p99 ms | requests/s | errors | floor p50 ms | p50 / floor |",
              "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['clients']} | {r['endpoint']} | {r['requests']} | {r['p50_ms']} | {r['p99_ms']} | {r['rps']} | "
@@ -191,6 +309,16 @@ def main() -> None:
               f"{machine['gradio']}, onnxruntime {machine['onnxruntime']}. Server and clients in separate processes. App server "
               "memory (resident / peak): " + "; ".join(f"after {m['after']} {m['rss_mb']:.0f} / {m['peak_mb']:.0f} MB"
                                                         for m in memory) + "."]
+    a = siege
+    lines += ["", "| under attack | bystander /predict p50 ms | p99 ms | vs idle p50 | server peak over its level before |",
+              "|---|---|---|---|---|",
+              f"| {a['attackers']} clients uploading a {a['upload_mb']} MB file nonstop for {a['seconds']:.0f} s | "
+              f"{a['attack_p50_ms']} (idle {a['idle_p50_ms']}) | {a['attack_p99_ms']} | "
+              f"{a['attack_p50_ms'] / a['idle_p50_ms']:.2f}x | {a['peak_over_before_mb']:.0f} MB (budget {a['budget_mb']} MB) |",
+              "", f"The bystander sent {a['bystander_requests']} requests, one after another; the hostile uploads got "
+              f"{a['uploads_answered']} answers and {a['uploads_refused_or_failed']} refusals or failures (a full queue "
+              "refuses). Uploads are read one at a time (serve/sample_tab.py), so they queue instead of taking every "
+              "core and every megabyte."]
     write_outputs(RESULTS, "load", payload, "\n".join(lines) + "\n", indent=2)
 
 

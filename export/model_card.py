@@ -7,6 +7,7 @@ from pathlib import Path
 
 from drugresponse.atomic_files import write_text_atomic
 from drugresponse.driver_events import describe as describe_events
+from drugresponse.serve.conformal import GUARANTEE
 
 SPLIT_NAMES = {"lco": "LCO (unseen cell lines)", "lpo": "LPO (unseen pairs)", "lto": "LTO (unseen organ or lineage systems)"}
 
@@ -21,8 +22,8 @@ def _variants(sidecar: dict, int8: dict | None, int8_accuracy: dict | None) -> l
              f"above is of these numbers); max |difference| from PyTorch {sidecar['parity']['max_abs_diff']:.1e} ln µM "
              f"over {sidecar['parity']['cell_lines']} cell lines."]
     if int8:
-        lines.append(f"- `model_int8.onnx`: the same model with int8 weights (per-channel dynamic quantisation) for "
-                     f"faster CPU inference; max |difference| from PyTorch {int8['parity']['max_abs_diff']:.3f} ln µM, "
+        lines.append(f"- `model_int8.onnx`: the same model with 8-bit integer weights (unsigned, per-channel dynamic "
+                     f"quantisation, so the same answer on CPUs with and without VNNI) for faster CPU inference; max |difference| from PyTorch {int8['parity']['max_abs_diff']:.3f} ln µM, "
                      f"RMS {int8['parity']['rms_diff']:.4f}, over the same cell lines.")
     if int8 and int8_accuracy and int8_accuracy.get("data_sha256") == sidecar["data_sha256"]:
         m = int8_accuracy["metrics"]
@@ -118,7 +119,8 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
     if "conformal_coverage" in summary:
         lines += [f"80% split-conformal intervals (per drug, from LCO out-of-fold residuals, finite-sample quantile) "
                   f"covered {summary['conformal_coverage']:.1%} of held-out pairs (calibrated on one half of the cell "
-                  "lines, tested on the other, both ways); the app shows coverage per drug and per tissue.", ""]
+                  "lines, tested on the other, both ways); the app shows coverage per drug and per tissue. "
+                  + GUARANTEE, ""]
     if explain:
         method = explain["explanation"]
         lines += ["## Explanations", "",

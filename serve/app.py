@@ -12,15 +12,14 @@ from pathlib import Path
 
 import gradio as gr
 
-from drugresponse.errors import UserError
-
 from . import figures, sample_tab, views
 from .catalog import Catalog
 from .downloads import Downloads
 from .explain import Explainer
+from .messages import friendly
 from .runtime import load_runtime
 from .service import HELD_OUT, PredictionService
-from .uploads import MAX_BYTES
+from .uploads import APP, Limits
 
 ALL_TISSUES = "all tissues"
 DEFAULT_DRUGS = ("Dabrafenib", "Lapatinib", "Nutlin-3a (-)", "Cisplatin", "Docetaxel", "Selumetinib")
@@ -31,17 +30,6 @@ READING = ("**How to read this.** ln IC50 is the natural log of the concentratio
            "and its in-sample number, beside it, sits closer to the measured value than a new tumour's would. The "
            "80% interval, the percentile and the call (sensitive < 20th percentile < intermediate < 80th < "
            "resistant) are calibrated on held-out predictions of the GDSC lines.")
-
-
-def _friendly(fn):
-    """Turn a UserError into a message in the page (and for API clients) instead of a stack trace."""
-    @functools.wraps(fn)
-    def wrapper(*args):
-        try:
-            return fn(*args)
-        except UserError as exc:
-            raise gr.Error(str(exc)) from None
-    return wrapper
 
 
 def build_app(service: PredictionService, explainer: Explainer, model_card: str = "") -> gr.Blocks:
@@ -73,17 +61,15 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
         return (figures.contributions(table, f"Why: {drug} for {cell_line}"),
                 explainer.caption(drug, summary, held_out), table)
 
+    @friendly
     def explain(source: str, drug: str, upload: gr.FileData | None = None) -> dict:
         """The 15 features that moved one drug's predicted ln IC50 most: for the GDSC cell line ``source`` or, with
         a profiles file, for the sample named ``source`` in it. Returns {"headers": [...], "data": [[...], ...]}."""
-        try:
-            if upload is not None:
-                report = gate(upload)[1]
-                table = views.explain_sample(service, explainer, report, source, drug)[0]
-            else:
-                table = views.explain_cell_line(service, explainer, source, drug)[0]
-        except UserError as exc:
-            raise gr.Error(str(exc)) from None
+        if upload is not None:
+            report = gate(upload)[1]
+            table = views.explain_sample(service, explainer, report, source, drug)[0]
+        else:
+            table = views.explain_cell_line(service, explainer, source, drug)[0]
         return {"headers": table.columns, "data": [list(row) for row in table.rows()]}
 
     def rank_drugs(cell_line):
@@ -136,7 +122,7 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
                 rank_csv = gr.File(label="Full ranking (CSV)")
                 rank_table = gr.Dataframe(label="All drugs, most to least sensitive", interactive=False)
             with gr.Tab("Your sample"):
-                gate = sample_tab.build(service, explainer, downloads, reference, defaults, _friendly)
+                gate = sample_tab.build(service, explainer, downloads, reference, defaults)
             with gr.Tab("Drug"):
                 gr.Markdown("What the model has learned about one drug: the features with the largest mean "
                             "|contribution| over GDSC cell lines the models never saw (LCO folds), the drug's "
@@ -172,29 +158,30 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
                 gr.Markdown(model_card)
 
         tissue.change(cell_lines_for, tissue, cell_line, api_visibility="private")
-        gr.on([app.load, cell_line.change, drugs.change], _friendly(predict), [cell_line, drugs], table,
+        gr.on([app.load, cell_line.change, drugs.change], friendly(predict), [cell_line, drugs], table,
               api_name="predict")
-        gr.on([app.load, cell_line.change, drugs.change], _friendly(predict_plot), [cell_line, drugs], interval_plot,
+        gr.on([app.load, cell_line.change, drugs.change], friendly(predict_plot), [cell_line, drugs], interval_plot,
               api_visibility="private")
         drugs.change(why_choices, drugs, why_drug, api_visibility="private")
-        gr.on([app.load, cell_line.change, why_drug.change], _friendly(why_gdsc), [cell_line, why_drug],
+        gr.on([app.load, cell_line.change, why_drug.change], friendly(why_gdsc), [cell_line, why_drug],
               [why_plot, why_text, why_table], api_visibility="private")
         gr.api(explain, api_name="explain")
-        gr.on([app.load, cell_line.change], _friendly(rank_drugs), cell_line, rank_table, api_name="rank_drugs")
-        gr.on([app.load, cell_line.change], _friendly(rank_extras), cell_line, [rank_plot, rank_csv],
+        gr.on([app.load, cell_line.change], friendly(rank_drugs), cell_line, rank_table, api_name="rank_drugs")
+        gr.on([app.load, cell_line.change], friendly(rank_extras), cell_line, [rank_plot, rank_csv],
               api_visibility="private")
-        drug_pick.change(_friendly(drug_view), drug_pick, [drug_table, drug_text], api_visibility="private").then(
+        drug_pick.change(friendly(drug_view), drug_pick, [drug_table, drug_text], api_visibility="private").then(
             lambda d: views.actual_vs_predicted(catalog, d), drug_pick, drug_plot, api_visibility="private")
         gr.api(model_info, api_name="model_info")
     app.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
     return app
 
 
-def create(assets: Path, model: Path | None = None, provider: str = "auto") -> gr.Blocks:
-    """Load the model, its explanation graph and the assets, and build the app."""
+def create(assets: Path, model: Path | None = None, provider: str = "auto", limits: Limits = APP) -> gr.Blocks:
+    """Load the model, its explanation graph and the assets, and build the app; ``limits`` bound what an upload
+    may cost (the public defaults, ``uploads.APP``, unless a self-hosted app chooses others)."""
     assets = Path(assets)
     runtime = load_runtime(model or assets / "model.onnx", provider)
-    service = PredictionService(runtime, Catalog.load(assets))
+    service = PredictionService(runtime, Catalog.load(assets), limits)
     explainer = Explainer(assets / "model_explain.onnx", runtime, service.catalog.profiles)
     card = (assets / "MODEL_CARD.md").read_text() if (assets / "MODEL_CARD.md").is_file() else ""
     print(f"model loaded: {len(service.drugs)} drugs, {len(runtime.genes):,} genes, {len(runtime.driver_names)} driver "
@@ -202,6 +189,7 @@ def create(assets: Path, model: Path | None = None, provider: str = "auto") -> g
     return build_app(service, explainer, card)
 
 
-def launch(app: gr.Blocks, host: str, port: int, **kwargs):
-    return app.launch(server_name=host, server_port=port, max_file_size=MAX_BYTES, theme=gr.themes.Soft(),
+def launch(app: gr.Blocks, host: str, port: int, limits: Limits = APP, **kwargs):
+    """Serve ``app``; Gradio refuses an upload over the byte limit before the app sees it."""
+    return app.launch(server_name=host, server_port=port, max_file_size=limits.max_bytes, theme=gr.themes.Soft(),
                       show_error=True, **kwargs)

@@ -16,6 +16,7 @@ import polars as pl
 
 COVERAGE = 0.8
 CONFORMAL_FILE = "conformal.json"
+GUARANTEE = ("What is guaranteed, and what was measured. Each drug's half-width is a split-conformal quantile of held-out (LCO out-of-fold) residuals: for a new cell line drawn like the GDSC lines, an interval around a prediction made the same way (by a model that never saw the line) covers the measured value with probability at least 80%. The intervals the app and the batch CLI put around the shipped model's predictions for uploaded samples are not covered by that guarantee: the shipped model is trained on every GDSC line, while the residuals come from the five fold models, and an uploaded profile may not be drawn like the GDSC lines (another platform, a tumour). What was measured is coverage on held-out GDSC lines only.")
 
 
 def conformal_quantile(residuals: np.ndarray, coverage: float = COVERAGE) -> float:

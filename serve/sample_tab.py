@@ -3,30 +3,31 @@
 Endpoints: ``/predict_profile`` (expression file, optional mutation file, optional tissue -> one row per sample and
 drug) and ``/profile_report`` (the same inputs -> what reading did, each sample's unknown driver events that would
 move its predictions, and the GDSC lines most like it). Files are opened only if they are uploads
-(``uploads.access``), read one at a time (``UploadGate``), and cached by path for the page's follow-up views.
+(``uploads.access``), read one at a time in a lower-priority worker process (``upload_worker``), and cached by path for the page's
+follow-up views.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+import time
 
 import gradio as gr
 import polars as pl
 
-from drugresponse.errors import UserError
-
 from . import figures, views
 from .downloads import Downloads
+from .messages import friendly
 from .service import PREDICTED, PredictionService
+from .upload_worker import UploadReader
 from .uploads import FORMAT_HELP
 from .uploads.access import uploaded_file
 
-# Reading an upload is the one costly request (a few hundred MB at worst, and a core for a second or two): one at a
-# time, so sixteen hostile uploads can neither exhaust memory nor take every core from the cheap requests.
-UPLOAD_CONCURRENCY = 1
 FILE_TYPES = [".csv", ".tsv", ".txt", ".parquet", ".xlsx", ".gct", ".results", ".sf", ".vcf", ".maf"]
 NO_TISSUE = "not given"
+REST = 2.0  # after an upload's turn, the next waits this many times as long
+TURN = 1.0  # seconds: uploads start at most once per TURN (answering one costs the app's process ~0.1-0.5 s)
 CAVEAT = ("**Caveat.** The driver events' effects were learned across GDSC's tissues and are partly lineage markers: "
           "for a tumour type GDSC does not cover they may not transfer (on held-out organ systems they lowered the "
           "model's per-drug accuracy; see the Model tab). For such a tumour, upload it without mutations: unknown "
@@ -39,20 +40,33 @@ PANEL = ("**What a panel gives.** Expression is required: the model reads 2,000 
 
 
 class UploadGate:
-    """Opens only uploads, reads one at a time, and remembers the last few results by path."""
+    """Opens only uploads, reads them one at a time in the upload worker process, scores them here, and remembers
+    the last two results (each up to a few tens of MB).
+
+    Uploads take turns, and after each the next waits twice as long as the last one took (reading and scoring here;
+    sending its table back costs about as much again, after the turn), and at least until ``TURN`` has passed:
+    uploads get at most a third of the wall time and one start per second, so a flood of them slows other uploads,
+    not every other request."""
 
     def __init__(self, service: PredictionService):
-        self.service, self.lock = service, threading.BoundedSemaphore(UPLOAD_CONCURRENCY)
-        self._cached = functools.lru_cache(maxsize=8)(self._read)
+        self.service, self.reader = service, UploadReader(service.schema, service.limits)
+        self._cached = functools.lru_cache(maxsize=2)(self._read)
+        self.turn, self.rest_until = threading.Lock(), 0.0
 
     def _read(self, path, mutations, tissue):
-        return self.service.predict_profile(path, None, mutations, tissue)
+        report = self.reader.read(path, mutations)
+        return self.service.score(report, tissue), report
 
     def __call__(self, upload, mutations=None, tissue=None):
         path = uploaded_file(upload)  # only files inside Gradio's upload folder are opened
         extra = uploaded_file(mutations) if mutations is not None else None
-        with self.lock:
-            return self._cached(path, extra, None if tissue in (None, "", NO_TISSUE) else tissue)
+        with self.turn:
+            time.sleep(max(0.0, self.rest_until - time.monotonic()))
+            start = time.monotonic()
+            try:
+                return self._cached(path, extra, None if tissue in (None, "", NO_TISSUE) else tissue)
+            finally:
+                self.rest_until = max(start + TURN, time.monotonic() + REST * (time.monotonic() - start))
 
 
 def templates(service: PredictionService, downloads: Downloads) -> list[str]:
@@ -74,8 +88,8 @@ def templates(service: PredictionService, downloads: Downloads) -> list[str]:
     return [downloads.fixed(features, "model_genes_and_events"), downloads.fixed(template, "template_wide_layout")]
 
 
-def build(service: PredictionService, explainer, downloads: Downloads, reference: dict, defaults: list[str],
-          friendly) -> UploadGate:
+def build(service: PredictionService, explainer, downloads: Downloads, reference: dict, defaults: list[str]
+          ) -> UploadGate:
     """The tab's components and events, inside the caller's Blocks; returns the gate the /explain endpoint shares."""
     gate = UploadGate(service)
     tissues = [NO_TISSUE, *sorted(set(service.tissues.tolist()))]
@@ -83,12 +97,10 @@ def build(service: PredictionService, explainer, downloads: Downloads, reference
     def predict_profile(upload, mutations=None, tissue=None):
         return gate(upload, mutations, tissue)[0]
 
+    @friendly
     def profile_report(upload: gr.FileData, mutations: gr.FileData | None = None, tissue: str | None = None) -> dict:
         """What reading the files did, and each sample's unknown events and most similar GDSC lines."""
-        try:
-            report = gate(upload, mutations, tissue)[1]
-        except UserError as exc:
-            raise gr.Error(str(exc)) from None
+        report = gate(upload, mutations, tissue)[1]
         return {"summary": report.summary(), "format": report.format, "details": report.details,
                 "notes": report.notes, "samples": report.samples,
                 "context": {s: service.context(report, s) for s in report.samples[:20]}}

@@ -18,7 +18,7 @@ from .calibration import Calibration
 from .catalog import Catalog
 from .runtime import MODALITIES, ModelRuntime
 from .sample_context import Lineages, call_words, measured_range, similar_lines, unknown_event_effects
-from .uploads import APP, ProfileSchema, UploadReport, parse_profiles
+from .uploads import APP, Limits, ProfileSchema, UploadReport, parse_profiles
 
 HELD_OUT = "ln IC50, held out"
 CALL = "call (relative to GDSC lines, not a dose)"
@@ -30,12 +30,12 @@ PREDICTED = "predicted ln IC50"
 class PredictionService:
     """Predictions for GDSC cell lines and uploaded profiles, with context for reading them."""
 
-    def __init__(self, runtime: ModelRuntime, catalog: Catalog):
+    def __init__(self, runtime: ModelRuntime, catalog: Catalog, limits: Limits = APP):
         for m in MODALITIES:
             if catalog.profiles[m].shape[1] != len(runtime.features(m)):
                 raise UserError(f"the assets' {m} profiles do not match the model's inputs; re-run `drugresponse "
                                 "export`.")
-        self.runtime, self.catalog = runtime, catalog
+        self.runtime, self.catalog, self.limits = runtime, catalog, limits
         self.drugs = runtime.drugs
         self.schema = ProfileSchema.of(runtime, catalog.gene_identifiers)
         self._drug_index = {d: j for j, d in enumerate(self.drugs)}
@@ -127,7 +127,7 @@ class PredictionService:
               ) -> UploadReport:
         """Read and check an uploaded file (a path or its bytes), and an optional mutation file for the same samples,
         against this model's inputs, within the app's limits."""
-        return parse_profiles(source, self.schema, APP, name, mutations, mutations_name)
+        return parse_profiles(source, self.schema, self.limits, name, mutations, mutations_name)
 
     def predict_profile(self, source, name: str | None = None, mutations=None, tissue: str | None = None
                         ) -> tuple[pl.DataFrame, UploadReport]:

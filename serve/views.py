@@ -11,6 +11,7 @@ from drugresponse.driver_events import describe as describe_events
 from drugresponse.errors import UserError
 
 from .catalog import Catalog
+from .conformal import GUARANTEE
 from .explain import Explainer, readable
 
 MAX_POINTS = 3000
@@ -144,7 +145,7 @@ def coverage_text(conformal: dict) -> str:
     if coverage is None:
         return ""
     return (f"80% split-conformal intervals covered **{coverage:.1%}** of {conformal['test_pairs']:,} held-out pairs "
-            f"({conformal.get('coverage_method', 'cell lines not used to calibrate them')}).")
+            f"({conformal.get('coverage_method', 'cell lines not used to calibrate them')}). {GUARANTEE}")
 
 
 def coverage_by_tissue(conformal: dict) -> pd.DataFrame:

@@ -103,15 +103,15 @@ def test_a_small_file_declaring_forty_thousand_samples_is_refused_before_it_cost
     data = b"sample,gene,modality,value\n" + b"".join(b"s%d,TP53,mutation,1\n" % i for i in range(40_000))
     assert len(data) < 1_000_000
     tracemalloc.start()
-    with pytest.raises(UserError, match="more than 500 samples"):
+    with pytest.raises(UserError, match=f"more than {APP.max_samples} samples"):
         parse_profiles(data, schema)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB traced while refusing"  # arrays for 500 samples at most
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB traced while refusing"  # arrays for the allowed samples at most
     path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "forty_thousand.csv")
     with open(path, "wb") as handle:
         handle.write(data)
-    with pytest.raises(Exception, match="more than 500 samples"):
+    with pytest.raises(Exception, match=f"more than {APP.max_samples} samples"):
         Client(server, verbose=False).predict(handle_file(path), None, "not given", api_name="/predict_profile")
 
 

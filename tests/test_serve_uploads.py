@@ -50,6 +50,16 @@ def test_wide_and_long_layouts_give_the_bundle_profile_in_file_order(bundle, sch
     assert wide.imputed["expression"] == [0, 0] and wide.flags == ["", ""]
 
 
+def test_parquet_with_categorical_text_columns_reads_like_csv(bundle, schema, tmp_path):
+    """Dictionary-encoded text (a pandas category, a polars Categorical) is text: the long layout's usual parquet."""
+    table = pl.read_csv(long_csv(bundle, 2)).with_columns(
+        pl.col("sample", "gene", "modality").cast(pl.String).cast(pl.Categorical))
+    table.write_parquet(tmp_path / "long.parquet")
+    read = parse_profiles(tmp_path / "long.parquet", schema)
+    for m in MODALITIES:
+        np.testing.assert_allclose(read.profiles[m][0], bundle.profiles[m][2], atol=1e-5)
+
+
 def test_a_driver_panel_with_expression_is_used(bundle, schema, runtime):
     events = runtime.features_read["drivers"]
     assert events, "the fixture model keeps driver events"

@@ -7,12 +7,12 @@ app (``parse_profiles``) and the batch CLI (``read_cohort``); ``limits`` bounds 
 """
 
 from .cohort import read_cohort
-from .limits import APP, BATCH, MAX_BYTES, Limits
+from .limits import APP, BATCH, Limits
 from .reader import parse_profiles
 from .schema import ProfileSchema
 from .validate import FLAG_BELOW, REFUSE_BELOW, UploadReport
 
-__all__ = ["APP", "BATCH", "FLAG_BELOW", "MAX_BYTES", "REFUSE_BELOW", "Limits", "ProfileSchema", "UploadReport",
+__all__ = ["APP", "BATCH", "FLAG_BELOW", "REFUSE_BELOW", "Limits", "ProfileSchema", "UploadReport",
            "parse_profiles", "read_cohort"]
 
 FORMAT_HELP = """Two layouts are accepted (column names are case-insensitive), as comma- or tab-separated text or parquet:

@@ -20,7 +20,7 @@ import polars as pl
 from drugresponse.errors import UserError
 
 from ..runtime import MODALITIES
-from .cells import line_of, parse_numbers, text_column
+from .cells import encode_names, line_of, parse_numbers, text_column
 from .identifiers import Resolution
 from .limits import Limits
 from .samples import SampleArrays
@@ -108,6 +108,7 @@ class WideLayout:
                 first[j] = name
             self.placed[modality] = ([p for p, k in zip(positions, known) if k], columns)
         self.header = header
+        self.positions = [p for positions, _ in self.placed.values() for p in positions]  # read in one block
 
     def read(self, chunk: pl.DataFrame, first_line: int, arrays: SampleArrays, limits: Limits,
              seen: set | None = None) -> list[str]:
@@ -117,11 +118,20 @@ class WideLayout:
             name = repeated[0] if repeated else next(n for n, c in Counter(names).items() if c > 1)
             raise UserError(f"sample {name!r} has more than one row; in the wide layout each sample is one row.")
         rows = arrays.rows(names)
+        if not self.positions:
+            return names
+        # every value column in one selection and one conversion: a cohort has thousands of columns
+        values = parse_numbers(chunk.select(pl.nth(self.positions)), first_line, [self.header[p] for p in self.positions])
+        start = 0
+        contiguous = len(rows) and rows[-1] - rows[0] == len(rows) - 1  # new samples, in order: a slice of rows
         for modality, (positions, columns) in self.placed.items():
             if positions:
-                block = chunk.select(chunk.columns[p] for p in positions)
-                values = parse_numbers(block, first_line, [self.header[p] for p in positions])
-                arrays.values[modality][np.ix_(rows, columns)] = values
+                part = values[:, start:start + len(positions)]
+                if contiguous:
+                    arrays.values[modality][rows[0]:rows[-1] + 1, columns] = part
+                else:
+                    arrays.values[modality][np.ix_(rows, columns)] = part
+                start += len(positions)
         return names
 
 
@@ -135,34 +145,45 @@ class LongLayout:
         self.schema, self.reading = schema, reading
         self.cache: dict[str, dict[str, int]] = {m: {} for m in MODALITIES}  # name -> column, per modality
 
-    def _columns(self, modality: str, names: pl.Series) -> np.ndarray:
+    def _columns(self, modality: str, names: list[str]) -> np.ndarray:
+        """The model column of each name (-1: not a model feature), resolved once per distinct name."""
         cache = self.cache[modality]
-        new = [n for n in names.unique().to_list() if n not in cache]
+        new = [n for n in dict.fromkeys(names) if n not in cache]
         if new:
             resolution = resolve(self.schema, modality, new)
             self.reading.note(modality, new, resolution)
             cache.update(zip(new, resolution.indices.tolist()))
-        return names.replace_strict(cache, return_dtype=pl.Int64).to_numpy()
+        return np.array([cache[n] for n in names], dtype=np.int64)
 
     def read(self, chunk: pl.DataFrame, first_line: int, arrays: SampleArrays, limits: Limits) -> list[str]:
+        # names are few and rows many: each text column is coded into its distinct values, which are checked,
+        # resolved and placed once each; per row only integer codes are handled
         column = {c: chunk[:, p] for c, p in self.positions.items()}
-        names = text_column(column["sample"], first_line, "sample name", limits)
-        modality = column["modality"].cast(pl.String).str.strip_chars().str.to_lowercase()
+        sample_code, samples = encode_names(column["sample"], first_line, "sample name", limits)
+        first = column["modality"].arg_unique()
+        distinct = column["modality"].gather(first)
+        modality = distinct.cast(pl.String).str.strip_chars().str.to_lowercase()
         bad = ~modality.is_in(list(MODALITY_NAMES)) | modality.is_null()
         if bad.any():
             i = int(bad.arg_true()[0])
-            raise UserError(f"line {line_of(first_line, i)}: modality {column['modality'][i][:40]!r} is not one of "
-                            f"{ACCEPTED}.")
-        modality = modality.replace_strict(MODALITY_NAMES)
-        genes = text_column(column["gene"], first_line, "gene or event name", limits)
+            raise UserError(f"line {line_of(first_line, int(first[i]))}: modality {str(distinct[i])[:40]!r} is not "
+                            f"one of {ACCEPTED}.")
+        modality_code = column["modality"].replace_strict(
+            distinct, pl.Series([MODALITIES.index(MODALITY_NAMES[m]) for m in modality]), return_dtype=pl.Int64
+        ).to_numpy()
+        gene_code, genes = encode_names(column["gene"], first_line, "gene or event name", limits)
         values = parse_numbers(chunk.select(chunk.columns[self.positions["value"]]), first_line, ["the"])[:, 0]
-        rows = arrays.rows(names.to_list())
+        rows = arrays.rows(samples.to_list())[sample_code]
         lines = np.arange(first_line, first_line + chunk.height)
-        for m in MODALITIES:
-            part = (modality == m).to_numpy()
+        gene_names = genes.to_list()
+        for k, m in enumerate(MODALITIES):
+            part = modality_code == k
             if not part.any():
                 continue
-            columns = self._columns(m, genes.filter(pl.Series(part)))
+            used = np.unique(gene_code[part])  # the distinct genes given for this modality
+            lookup = np.full(len(gene_names), -1, np.int64)
+            lookup[used] = self._columns(m, [gene_names[g] for g in used])
+            columns = lookup[gene_code[part]]
             known = columns >= 0
             arrays.put(m, rows[part][known], columns[known], values[part][known], lines[part][known])
-        return names.unique(maintain_order=True).to_list()
+        return list(dict.fromkeys(samples.to_list()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import polars.selectors as cs
 
 from drugresponse.errors import UserError
 
@@ -24,7 +25,7 @@ def line_of(first_line: int | np.ndarray, i: int) -> int:
 def parse_numbers(block: pl.DataFrame, first_line: int | np.ndarray, names: list[str] | None = None) -> np.ndarray:
     """float32 [rows, columns] (NaN for missing cells); ``names`` are the columns as the user wrote them."""
     with np.errstate(over="ignore", invalid="ignore"):
-        if all(dtype.is_numeric() for dtype in set(block.dtypes)):  # parquet; a set: a cohort has thousands of columns
+        if block.select(cs.numeric()).width == block.width:  # parquet (one check in polars: thousands of columns)
             values = block.to_numpy().astype(np.float32)
             bad = np.isinf(values)  # inf in the file, or beyond float32's range
         else:
@@ -64,3 +65,16 @@ def text_column(values: pl.Series, first_line: int | np.ndarray, what: str, limi
         i = int(long.arg_true()[0])
         limits.check_name(names[i], f"line {line_of(first_line, i)}: the {what}")
     return names
+
+
+def encode_names(values: pl.Series, first_line: int | np.ndarray, what: str, limits: Limits) -> tuple[np.ndarray, pl.Series]:
+    """(each row's code into the distinct names, the distinct names, stripped and checked as ``text_column`` checks
+    them). A long file repeats few names over many rows: each distinct name is checked once, and a refusal names the
+    line where it first appears."""
+    first = values.arg_unique()
+    distinct = values.gather(first)
+    rows = first.to_numpy()
+    lines = first_line[rows] if isinstance(first_line, np.ndarray) else rows + first_line
+    names = text_column(distinct, lines, what, limits)
+    codes = values.replace_strict(distinct, pl.Series(np.arange(len(distinct))), return_dtype=pl.Int64)
+    return codes.to_numpy(), names

@@ -136,7 +136,8 @@ def read_gene_rows(table: Table, spec: GeneTable, schema: ProfileSchema, limits:
             spec.unknown_examples += ids[0].filter(pl.Series(~known)).drop_nulls().head(5 - len(spec.unknown_examples)).to_list()
         if not known.any():
             continue
-        block = chunk.select(chunk.columns[i] for i in columns).filter(pl.Series(known))
+        in_chunk = chunk.columns  # a property that builds the list: once, not per column
+        block = chunk.select([in_chunk[i] for i in columns]).filter(pl.Series(known))
         values = parse_numbers(block, np.arange(first_line, first_line + chunk.height)[known],
                                [table.header[i] for i in columns])
         genes = found.indices[known]

@@ -20,10 +20,10 @@ MB = 1_000_000
 class Limits:
     """Bounds on one input file. ``None`` means no bound (the batch CLI streams, so it needs no sample cap)."""
 
-    max_bytes: int | None = 50 * MB
-    max_samples: int | None = 500
+    max_bytes: int | None = 25 * MB  # an nf-core table of 20 samples x every Ensembl gene, with room; see SECURITY.md
+    max_samples: int | None = 20  # a lab's samples; a cohort belongs in `drugresponse predict` (see SECURITY.md)
     max_columns: int = 70_000  # a genes-as-columns table of every Ensembl gene, with room
-    max_rows: int | None = 5_000_000  # 500 samples x every feature in the long layout fits
+    max_rows: int | None = 2_000_000  # 100 samples x every feature of the long layout
     max_name_chars: int = 200  # a sample, gene or event name; names are echoed into tables and downloads
     max_header_bytes: int = 4 * MB  # the header line (70,000 column names of ~50 characters)
     max_unpacked_bytes: int = 200 * MB  # what a compressed container (.xlsx) may expand to
@@ -57,4 +57,3 @@ class Limits:
 
 APP = Limits()  # the web app and its API: one request must not take the server down
 BATCH = Limits(max_bytes=None, max_samples=None, max_rows=None)  # `drugresponse predict`: streams, memory bounded by chunks
-MAX_BYTES = APP.max_bytes  # Gradio's own upload limit is set to the same number

@@ -26,7 +26,7 @@ from .tables import Table, open_table
 from .validate import UploadReport, validate
 
 CHUNK_ROWS = 50_000  # rows per chunk of a long or genes-as-rows table; wide tables read fewer (see rows_per_chunk)
-CHUNK_CELLS = 2_000_000  # cells per chunk: bounds the memory of one chunk of strings
+CHUNK_CELLS = 500_000  # cells per chunk: bounds the memory of one chunk of strings (and of its parsed numbers)
 
 
 def rows_per_chunk(table: Table, rows: int = CHUNK_ROWS) -> int:

@@ -171,7 +171,7 @@ def _open_text(source, name: str, head: bytes | None, limits: Limits, kind: str 
         header_line = header_line[1:]  # VCF's column line
     delimiter = max(DELIMITERS, key=lambda d: (header_line.count(d), d == ","))
     try:
-        header = _rejoin(c.strip() for c in next(csv.reader([header_line], delimiter=delimiter), []))
+        header = _rejoin(next(csv.reader([header_line], delimiter=delimiter), []))
     except csv.Error as exc:
         raise UserError(f"{name}: the header line is not delimited text ({exc}); accepted: {SUPPORTED}.") from None
     limits.check_columns(len(header))
@@ -186,15 +186,20 @@ def _open_text(source, name: str, head: bytes | None, limits: Limits, kind: str 
 
 
 def _rejoin(cells) -> list[str]:
-    """Rejoin header cells that a delimiter split inside parentheses: GDSC's region names hold commas, and an
-    unquoted ``driver:gain_cnaPANCAN301_(CDK12,ERBB2,MED24)`` arrives as three cells."""
+    """Rejoin header cells that a delimiter split inside one name. GDSC's event names hold commas: inside parentheses
+    (``driver:gain_cnaPANCAN301_(CDK12,ERBB2,MED24)``) and between merged regions (``driver:loss_cnaPANCAN38,
+    loss_cnaPANCAN39``, comma and space), and an unquoted header splits them. A cell joins the one before it while
+    that one's parentheses are open, or when it starts with a space, has no ``:`` and follows a ``modality:NAME``
+    cell."""
     out: list[str] = []
     for cell in cells:
-        if out and out[-1].count("(") > out[-1].count(")"):
+        continues = out and (out[-1].count("(") > out[-1].count(")")
+                             or (cell.startswith(" ") and ":" not in cell and ":" in out[-1]))
+        if continues:
             out[-1] += "," + cell
         else:
             out.append(cell)
-    return out
+    return [c.strip() for c in out]
 
 
 def _text_chunks(table: Table, rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
@@ -245,20 +250,39 @@ def _open_parquet(source, name: str, limits: Limits) -> Table:
         raise UserError(f"{name} is not a readable parquet file: {str(exc).splitlines()[0]}") from None
     limits.check_columns(len(schema.names))
     limits.check_rows(meta.num_rows)  # a row group can declare millions of rows in a few bytes: checked first
-    plain = [f.name for f in schema if not (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
-                                            or pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-                                            or pa.types.is_boolean(f.type) or pa.types.is_null(f.type))]
+    plain = [f.name for f in schema if not _is_plain(f.type)]
     if plain:
         raise UserError(f"{name}: column {plain[0]!r} is not a number or text column; expected one value per cell.")
     return Table(name, "parquet", list(schema.names), [], meta.num_rows, "binary", source)
 
 
+def _is_plain(kind: pa.DataType) -> bool:
+    """One number or text per cell; text may be dictionary-encoded (a pandas category, a polars Categorical)."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_string(kind)
+            or pa.types.is_large_string(kind) or pa.types.is_string_view(kind) or pa.types.is_boolean(kind)
+            or pa.types.is_null(kind))
+
+
 def _parquet_chunks(table: Table, rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
+    """Batches of at most ``rows`` rows from polars' streaming reader (for a cohort of thousands of columns it is
+    several times faster than pyarrow's batches); a header that names a column twice, which polars refuses to
+    read, goes through pyarrow so that the layout can say what is wrong."""
     line = 2  # the row's place counted as in a text file with a header, for messages
+    if len(set(table.header)) < len(table.header):
+        batches = (pl.from_arrow(b) for b in pq.ParquetFile(_open_stream(table._source)).iter_batches(
+            batch_size=rows, use_threads=False))
+    else:
+        batches = pl.scan_parquet(_open_stream(table._source)).collect_batches(chunk_size=rows)
     try:
-        for batch in pq.ParquetFile(_open_stream(table._source)).iter_batches(batch_size=rows, use_threads=False):
-            frame = pl.from_arrow(batch.rename_columns(table.columns))
-            yield frame, line
-            line += frame.height
-    except pa.ArrowException as exc:
+        for frame in batches:
+            frame.columns = table.columns
+            if any(kind in (pl.Categorical, pl.Enum) for kind in frame.schema.values()):  # read like plain text
+                frame = frame.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
+            for start in range(0, frame.height, rows):  # the streaming engine's batches may be larger than asked
+                part = frame.slice(start, rows)
+                yield part, line
+                line += part.height
+    except (pa.ArrowException, pl.exceptions.PolarsError, OSError) as exc:
         raise UserError(f"{table.name} is not a readable parquet file: {str(exc).splitlines()[0]}") from None

@@ -1,0 +1,151 @@
+"""What the worst upload costs the app's memory: peak resident memory over idle, per layout, up to the byte limit.
+
+    python benchmarks/upload_memory.py      # ~5 min
+
+The real app runs in its own server process (as in ``load.py``). For each input below, built from the model's own
+gene and event names (so the parser does all its work) and as large as the layout's worst case allows within the
+app's byte limit, the server's peak-RSS counter is reset (``/proc/PID/clear_refs``), the file is uploaded and sent to
+``/predict_profile`` over HTTP with gradio_client, and the peak over the idle level is read back. Accepted and refused
+inputs alike. Writes ``upload_memory.json`` and ``upload_memory.md``. Measures; never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from load import reset_peaks, start, tree_memory_mb  # noqa: E402
+
+from benchmarks.machine import describe, write_outputs  # noqa: E402
+from drugresponse.serve.uploads import APP  # noqa: E402
+
+MB = 1_000_000
+BUDGET_MB = 512
+
+
+def inputs(genes: list[str], events: list[str], folder: Path) -> dict[str, tuple[str, Path]]:
+    """name -> (what it is, path). Each is the worst its layout allows within the byte limit."""
+    rng = np.random.default_rng(0)
+    limit = APP.max_bytes
+    out = {}
+
+    def write(name, description, data: bytes):
+        path = folder / name
+        path.write_bytes(data)
+        out[name] = (description, path)
+
+    values = lambda n: rng.normal(size=n).round(3)  # noqa: E731
+    # long, accepted: as many (sample, gene) rows as fit, every one a model gene
+    per_sample = len(genes)
+    row = lambda s, g, v: f"S{s},{g},expression,{v}\n"  # noqa: E731
+    approx = len(row(0, genes[0], 0.123))
+    samples = min(APP.max_samples, limit // (approx * per_sample))
+    lines = ["sample,gene,modality,value\n"] + [row(s, g, v) for s in range(samples)
+                                                for g, v in zip(genes, values(per_sample))]
+    write("long_accepted.csv", f"long layout, {samples} samples x {per_sample:,} genes", "".join(lines).encode())
+    # long, refused: one row per sample, as many samples as the byte limit holds (the 0.9 MB attack, scaled up)
+    n = limit // len(b"s1234567,TP53,mutation,1\n")
+    data = b"sample,gene,modality,value\n" + b"".join(b"s%d,TP53,mutation,1\n" % i for i in range(n))
+    write("long_many_samples.csv", f"long layout, {n:,} one-row samples (refused)", data[:limit])
+    # wide, accepted: 500 samples, every gene and event as a column
+    header = ["sample"] + [f"expression:{g}" for g in genes] + [f"driver:{e}" for e in events]
+    rows = [",".join([f"S{s}", *map(str, values(len(genes))), *("1" if x < 0.1 else "0" for x in rng.random(len(events)))])
+            for s in range(APP.max_samples)]
+    write("wide_accepted.csv", f"wide layout, {APP.max_samples} samples x {len(header) - 1:,} columns",
+          ("\n".join([",".join(header), *rows]) + "\n").encode())
+    # wide, refused: the most columns the limit admits plus one, unknown names, as many rows as fit
+    columns = APP.max_columns + 1
+    header = "sample," + ",".join(f"expression:X{i}" for i in range(columns - 1))
+    row_text = "S," + ",".join("1" for _ in range(columns - 1))
+    rows_fit = max(1, (limit - len(header)) // (len(row_text) + 1))
+    write("wide_too_many_columns.csv", f"wide layout, {columns:,} columns x {rows_fit} rows (refused)",
+          ("\n".join([header] + [row_text.replace("S,", f"S{i},", 1) for i in range(rows_fit)]) + "\n").encode())
+    # genes as rows, accepted: every model gene, as many sample columns as fit (TPM)
+    samples = min(APP.max_samples, limit // (len(genes) * 9))
+    table = pl.DataFrame({"gene": genes, **{f"S{s}": np.exp2(values(len(genes)) + 5).round(2) for s in range(samples)}})
+    write("genes_as_rows_accepted.tsv", f"genes as rows, {len(genes):,} genes x {samples} samples (TPM)",
+          table.write_csv(separator="\t").encode())
+    # parquet declaring the most rows: refused from its metadata
+    buffer = io.BytesIO()
+    pl.DataFrame({"sample": ["S"] * (APP.max_rows + 1), "gene": "TP53", "modality": "mutation", "value": 1}) \
+        .write_parquet(buffer)
+    write("parquet_declared_rows.parquet", f"parquet declaring {APP.max_rows + 1:,} rows (refused)", buffer.getvalue())
+    # an Excel workbook that would unpack to 262 MB
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            for _ in range(250):
+                sheet.write(b"\0" * 2**20)
+    write("xlsx_bomb.xlsx", "xlsx that would unpack to 262 MB (refused)", bomb.getvalue())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    from gradio_client import Client, handle_file
+
+    meta = json.loads((ROOT / "assets" / "model.json").read_text())
+    rows, idle_levels = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (description, path) in inputs(meta["genes"], meta["drivers"], Path(tmp)).items():
+            process, url = start("app")  # a fresh server per input: memory a previous request left cannot count
+            try:
+                client = Client(url, verbose=False)
+                warm = Path(tmp) / "warm.csv"  # starts the upload worker, as a served app's first upload does
+                warm.write_text("sample,gene,modality,value\nW,TP53,mutation,1\n")
+                try:
+                    client.predict(handle_file(str(warm)), None, "not given", api_name="/predict_profile")
+                except Exception:  # refused (too few genes): the worker is up all the same
+                    pass
+                time.sleep(1)
+                idle = tree_memory_mb(process.pid)["rss_mb"]
+                reset_peaks(process.pid)
+                start_time = time.perf_counter()
+                try:
+                    table = client.predict(handle_file(str(path)), None, "not given", api_name="/predict_profile")
+                    outcome = f"accepted: {len(table['data']):,} rows"
+                except Exception as exc:  # a refusal is a result here
+                    outcome = "refused: " + str(exc).split("\n")[0][:120]
+                seconds = time.perf_counter() - start_time
+                peak = tree_memory_mb(process.pid)["peak_mb"]
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+            idle_levels.append(idle)
+            rows.append({"input": description, "bytes": path.stat().st_size, "outcome": outcome,
+                         "seconds": round(seconds, 1), "idle_mb": idle, "peak_over_idle_mb": round(peak - idle, 1)})
+            print(rows[-1], flush=True)
+    idle = float(np.median(idle_levels))
+    machine = describe()
+    lines = ["| input | MB | outcome | seconds | peak RSS over idle (MB) |", "|---|---|---|---|---|"]
+    lines += [f"| {r['input']} | {r['bytes'] / MB:.1f} | {r['outcome']} | {r['seconds']} | {r['peak_over_idle_mb']:,.0f} |"
+              for r in rows]
+    worst = max(r["peak_over_idle_mb"] for r in rows)
+    lines += ["", f"The app server in its own process, a fresh one per input (idle {idle:.0f} MB resident with its "
+              f"upload worker, median), each file uploaded and sent to "
+              f"/predict_profile over HTTP; the peak resident memory over idle during the request, the app's process and "
+              f"its upload worker together (VmHWM, reset before each). Byte limit {APP.max_bytes / MB:.0f} MB, {APP.max_samples} samples, {APP.max_columns:,} columns, "
+              f"{APP.max_rows:,} rows. Worst: {worst:,.0f} MB, against a budget of {BUDGET_MB} MB. {machine['cpu']}, "
+              f"{machine['cores']} cores.", ""]
+    write_outputs(args.out, "upload_memory", {"idle_mb": idle, "budget_mb": BUDGET_MB, "rows": rows,
+                                              "machine": machine}, "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
