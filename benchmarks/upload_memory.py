@@ -12,12 +12,10 @@ inputs alike. Writes ``upload_memory.json`` and ``upload_memory.md``. Measures; 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ from load import reset_peaks, start, tree_memory_mb  # noqa: E402
 
 from benchmarks.machine import describe, write_outputs  # noqa: E402
 from drugresponse.serve.uploads import APP  # noqa: E402
+from tests.fixtures.hostile_files import parquet_declaring_rows, xlsx_bomb  # noqa: E402
 
 MB = 1_000_000
 BUDGET_MB = 512
@@ -78,18 +77,10 @@ def inputs(genes: list[str], events: list[str], folder: Path) -> dict[str, tuple
     write("genes_as_rows_accepted.tsv", f"genes as rows, {len(genes):,} genes x {samples} samples (TPM)",
           table.write_csv(separator="\t").encode())
     # parquet declaring the most rows: refused from its metadata
-    buffer = io.BytesIO()
-    pl.DataFrame({"sample": ["S"] * (APP.max_rows + 1), "gene": "TP53", "modality": "mutation", "value": 1}) \
-        .write_parquet(buffer)
-    write("parquet_declared_rows.parquet", f"parquet declaring {APP.max_rows + 1:,} rows (refused)", buffer.getvalue())
+    write("parquet_declared_rows.parquet", f"parquet declaring {APP.max_rows + 1:,} rows (refused)",
+          parquet_declaring_rows(APP.max_rows + 1))
     # an Excel workbook that would unpack to 262 MB
-    bomb = io.BytesIO()
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("xl/workbook.xml", "<workbook/>")
-        with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
-            for _ in range(250):
-                sheet.write(b"\0" * 2**20)
-    write("xlsx_bomb.xlsx", "xlsx that would unpack to 262 MB (refused)", bomb.getvalue())
+    write("xlsx_bomb.xlsx", "xlsx that would unpack to 262 MB (refused)", xlsx_bomb(250))
     return out
 
 

@@ -82,3 +82,33 @@ def assets_dir(matrix, bundle, checkpoint, tmp_path_factory):
     assets = tmp_path_factory.mktemp("app_assets")
     export_all(bundle, checkpoint, assets / "model.onnx", results, hgnc_wheel=FIXTURES / "sources" / HGNC_FIXTURE)
     return assets
+
+
+@pytest.fixture(scope="session")
+def runtime(assets_dir):
+    """The fixture model as the app loads it (onnxruntime, CPU)."""
+    from drugresponse.serve.runtime import load_runtime
+
+    return load_runtime(assets_dir / "model.onnx", "cpu")
+
+
+@pytest.fixture(scope="session")
+def schema(runtime, assets_dir):
+    """What an upload is read against, with the HGNC identifier table beside the model (as the app reads it)."""
+    from drugresponse.serve.uploads import ProfileSchema
+
+    return ProfileSchema.beside(runtime, assets_dir / "model.onnx")
+
+
+@pytest.fixture(scope="module")
+def running_app(assets_dir):
+    """The app on a free port, as ``drugresponse serve`` launches it; yields its URL."""
+    from drugresponse.serve.app import create, launch
+
+    from .test_serve_app import free_port
+
+    app = create(assets_dir, provider="cpu")
+    port = free_port()
+    launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()

@@ -15,11 +15,6 @@ from .test_serve_uploads import long_csv, wide_csv
 
 
 @pytest.fixture(scope="module")
-def runtime(assets_dir):
-    return load_runtime(assets_dir / "model.onnx", "cpu")
-
-
-@pytest.fixture(scope="module")
 def calibration(assets_dir, runtime):
     return Calibration.load(assets_dir / "evaluation", runtime.drugs)
 

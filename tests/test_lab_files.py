@@ -15,8 +15,7 @@ import polars as pl
 import pytest
 
 from drugresponse.errors import UserError
-from drugresponse.serve.runtime import load_runtime
-from drugresponse.serve.uploads import ProfileSchema, parse_profiles
+from drugresponse.serve.uploads import parse_profiles
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import lab_files  # noqa: E402
@@ -26,16 +25,6 @@ from .test_serve_uploads import wide_csv  # noqa: E402
 
 TOLERANCE = 1e-5  # ln µM: the goal for "the same sample in every format"
 ROWS = [4, 9]
-
-
-@pytest.fixture(scope="module")
-def runtime(assets_dir):
-    return load_runtime(assets_dir / "model.onnx", "cpu")
-
-
-@pytest.fixture(scope="module")
-def schema(runtime, assets_dir):
-    return ProfileSchema.beside(runtime, assets_dir / "model.onnx")
 
 
 @pytest.fixture(scope="module")

@@ -8,22 +8,11 @@ import textwrap
 
 import pytest
 
-from drugresponse.serve.app import create, launch
-
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def running_app(assets_dir):
-    app = create(assets_dir, provider="cpu")
-    port = free_port()
-    launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
 
 
 @pytest.fixture(scope="module")

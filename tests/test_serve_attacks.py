@@ -5,41 +5,21 @@ small file that names thousands of samples, tens of thousands of columns or mill
 per-sample memory is taken; names that a spreadsheet would run as formulas are made inert in downloads.
 """
 
-import io
 import json
 import os
 import re
 import tracemalloc
-import zipfile
 
 import httpx
 import polars as pl
 import pytest
 
 from drugresponse.errors import UserError
-from drugresponse.serve.uploads import APP, ProfileSchema, parse_profiles
+from drugresponse.serve.uploads import APP, parse_profiles
 from drugresponse.serve.uploads.access import upload_folder, uploaded_file
 
-from .test_serve_app import free_port
+from .fixtures.hostile_files import parquet_declaring_rows, xlsx_bomb
 from .test_serve_uploads import wide_csv
-
-
-@pytest.fixture(scope="module")
-def server(assets_dir):
-    from drugresponse.serve.app import create, launch
-
-    app = create(assets_dir, provider="cpu")
-    port = free_port()
-    launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
-
-
-@pytest.fixture(scope="module")
-def schema(assets_dir):
-    from drugresponse.serve.runtime import load_runtime
-
-    return ProfileSchema.beside(load_runtime(assets_dir / "model.onnx", "cpu"), assets_dir / "model.onnx")
 
 
 def call(base: str, endpoint: str, data: list) -> tuple[str, str]:
@@ -70,12 +50,12 @@ def outside(bundle, tmp_path_factory):
     ("predict_profile", lambda p: [{"path": p, "meta": {"_type": "gradio.FileData"}}, None, "not given"]),
     ("profile_report", lambda p: [{"path": p}, {"path": p}, None]),
 ])
-def test_no_server_file_is_read_through_the_api(server, outside, bundle, endpoint, data):
+def test_no_server_file_is_read_through_the_api(running_app, outside, bundle, endpoint, data):
     secrets = bundle.cell_lines["cell_line"][:2].to_list()  # what scoring the server's file would echo
     answers = {}
     for path in (str(outside), str(outside.parent / "missing.csv"), "/etc/passwd", "/etc/no-such-file",
                  "../../etc/passwd", str(outside.parent)):
-        event, payload = call(server, endpoint, data(path))
+        event, payload = call(running_app, endpoint, data(path))
         assert event in ("error", "rejected"), (path, payload[:200])
         assert not any(name in payload for name in secrets) and "root:" not in payload
         answers[path] = re.sub(r"[^\s'\"]*(/|\.\.\.)[^\s'\"]*", "PATH", payload)  # the path the caller sent
@@ -97,7 +77,7 @@ def test_a_link_in_the_upload_folder_to_a_file_outside_is_refused(outside, tmp_p
     assert upload_folder() == upload_folder().resolve()
 
 
-def test_a_small_file_declaring_forty_thousand_samples_is_refused_before_it_costs_memory(schema, server):
+def test_a_small_file_declaring_forty_thousand_samples_is_refused_before_it_costs_memory(schema, running_app):
     from gradio_client import Client, handle_file
 
     data = b"sample,gene,modality,value\n" + b"".join(b"s%d,TP53,mutation,1\n" % i for i in range(40_000))
@@ -112,28 +92,21 @@ def test_a_small_file_declaring_forty_thousand_samples_is_refused_before_it_cost
     with open(path, "wb") as handle:
         handle.write(data)
     with pytest.raises(Exception, match=f"more than {APP.max_samples} samples"):
-        Client(server, verbose=False).predict(handle_file(path), None, "not given", api_name="/predict_profile")
+        Client(running_app, verbose=False).predict(handle_file(path), None, "not given", api_name="/predict_profile")
 
 
 def test_too_many_columns_rows_or_unpacked_bytes_are_refused_before_parsing(schema):
     header = ",".join(["sample"] + [f"expression:G{i}" for i in range(APP.max_columns + 1)]).encode()
     with pytest.raises(UserError, match="columns; at most"):
         parse_profiles(header + b"\nS1" + b",1" * (APP.max_columns + 1) + b"\n", schema)
-    rows = pl.DataFrame({"sample": ["S"] * (APP.max_rows + 1), "gene": "TP53", "modality": "mutation", "value": 1})
-    buffer = io.BytesIO()
-    rows.write_parquet(buffer)  # a few KB that declare five million rows
-    assert len(buffer.getvalue()) < 1_000_000
+    declared = parquet_declaring_rows(APP.max_rows + 1)  # a few KB that declare millions of rows
+    assert len(declared) < 1_000_000
     with pytest.raises(UserError, match="rows; at most"):
-        parse_profiles(buffer.getvalue(), schema, name="declared.parquet")
-    bomb = io.BytesIO()
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("xl/workbook.xml", "<workbook/>")
-        with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
-            for _ in range(250):
-                sheet.write(b"\0" * 2**20)
-    assert len(bomb.getvalue()) < 2_000_000
+        parse_profiles(declared, schema, name="declared.parquet")
+    bomb = xlsx_bomb(250)
+    assert len(bomb) < 2_000_000
     with pytest.raises(UserError, match="would unpack to"):
-        parse_profiles(bomb.getvalue(), schema, name="bomb.xlsx")
+        parse_profiles(bomb, schema, name="bomb.xlsx")
 
 
 def test_names_are_bounded_and_formulas_are_inert_in_downloads(bundle, schema, tmp_path):
@@ -152,12 +125,12 @@ def test_names_are_bounded_and_formulas_are_inert_in_downloads(bundle, schema, t
     assert open(path, "rb").read().startswith(b"\xef\xbb\xbf")  # Excel reads the UTF-8 (µ) only with a BOM
 
 
-def test_the_report_endpoint_over_plain_http(server, bundle, tmp_path):
+def test_the_report_endpoint_over_plain_http(running_app, bundle, tmp_path):
     from gradio_client import Client, handle_file
 
     path = tmp_path / "sample.csv"
     path.write_bytes(wide_csv(bundle, [0], modalities=("expression",)))
-    report = Client(server, verbose=False).predict(handle_file(str(path)), None, None, api_name="/profile_report")
+    report = Client(running_app, verbose=False).predict(handle_file(str(path)), None, None, api_name="/profile_report")
     assert report["samples"] == [bundle.cell_lines["cell_line"][0]]
     context = report["context"][report["samples"][0]]
     assert len(context["similar_lines"]) == 5 and context["similar_lines"][0]["cell_line"] == report["samples"][0]

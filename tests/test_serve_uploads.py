@@ -14,11 +14,6 @@ PREFIX = {"expression": "expression", "mutation": "mutation", "copy_number": "co
 
 
 @pytest.fixture(scope="module")
-def runtime(assets_dir):
-    return load_runtime(assets_dir / "model.onnx", "cpu")
-
-
-@pytest.fixture(scope="module")
 def schema(runtime):
     return ProfileSchema.of(runtime)
 

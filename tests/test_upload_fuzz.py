@@ -13,23 +13,12 @@ from hypothesis import strategies as st
 from drugresponse.errors import UserError
 from drugresponse.serve.batch import predict_file
 from drugresponse.serve.calibration import Calibration
-from drugresponse.serve.runtime import load_runtime
-from drugresponse.serve.uploads import ProfileSchema, parse_profiles
+from drugresponse.serve.uploads import parse_profiles
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                             HealthCheck.too_slow])
 ODD_NUMBERS = ["1e308", "-1e308", "inf", "-inf", "Infinity", "-0", "0", "NaN", "nan", "NA", "", " 1.5 ", "1,5", "0x10",
                "1e-320", "3.4e38", "-3.5e38", "٣", "1_000", "+2", "--1", "1e", ".", "null", "None", "#N/A", "1" * 400]
-
-
-@pytest.fixture(scope="module")
-def runtime(assets_dir):
-    return load_runtime(assets_dir / "model.onnx", "cpu")
-
-
-@pytest.fixture(scope="module")
-def schema(runtime, assets_dir):
-    return ProfileSchema.beside(runtime, assets_dir / "model.onnx")
 
 
 @pytest.fixture(scope="module")
