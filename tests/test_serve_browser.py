@@ -68,7 +68,7 @@ def test_pick_tissue_cell_line_and_drug_then_rank(assets_dir, bundle, tmp_path):
             upload = tmp_path / "my_samples.csv"
             upload.write_bytes(long_csv(bundle, 2, name="my sample"))
             page.locator("#profiles-upload input[type=file]").set_input_files(str(upload))
-            expect(page.get_by_text("my_samples.csv").first).to_be_visible(timeout=20000)
+            expect(page.get_by_role("cell", name="my_samples.csv")).to_be_visible(timeout=20000)
             page.get_by_role("button", name="Predict for uploaded samples").click()
             results = page.get_by_role("grid", name="Predictions for every drug")
             expect(results.get_by_role("row")).to_have_count(bundle.dataset_responses("GDSC2")["drug"].n_unique() + 1,
