@@ -24,6 +24,7 @@ from .uploads import APP, Limits
 ALL_TISSUES = "all tissues"
 DEFAULT_DRUGS = ("Dabrafenib", "Lapatinib", "Nutlin-3a (-)", "Cisplatin", "Docetaxel", "Selumetinib")
 CONCURRENCY = 4
+DELETE_CACHE = (600, 3600)  # seconds: (how often, how old)
 READING = ("**How to read this.** ln IC50 is the natural log of the concentration (µM) that halves the cells' "
            "growth: lower means more sensitive. For a GDSC cell line the first number is the *held-out* prediction, "
            "made by a model that never saw that line (the honest one); the model you can download was trained on it "
@@ -88,7 +89,8 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
         return service.model_info()
 
     histogram, residual_points = views.residuals(catalog)
-    with gr.Blocks(title="drugresponse: drug sensitivity from genomic profiles") as app:
+    # Gradio keeps every upload and download in its cache: files older than an hour are deleted every ten minutes
+    with gr.Blocks(title="drugresponse: drug sensitivity from genomic profiles", delete_cache=DELETE_CACHE) as app:
         gr.Markdown(
             "# drugresponse\nPredicted drug sensitivity (natural log of IC50, µM; lower = more sensitive) of cancer "
             f"cell lines from their genomic profile, by a model trained on GDSC2 and evaluated on cell lines it never "

@@ -155,6 +155,8 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
             flagged += sum(bool(f) for f in report.flags)
             bar.update(len(report.samples) + len(invalid))
         if not samples_done:
+            if skip_invalid:  # the message points to the reasons: write them
+                report_skipped(out, skipped)
             raise UserError(f"{source} has no sample that could be scored" + (
                 f" ({len(skipped)} skipped; see the reasons in {skipped_path(out)})." if skipped else "."))
         output.commit()

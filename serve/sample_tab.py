@@ -16,6 +16,8 @@ import time
 import gradio as gr
 import polars as pl
 
+from drugresponse.errors import UserError
+
 from . import figures, views
 from .downloads import Downloads
 from .messages import friendly
@@ -28,6 +30,11 @@ FILE_TYPES = [".csv", ".tsv", ".txt", ".parquet", ".xlsx", ".gct", ".results", "
 NO_TISSUE = "not given"
 REST = 2.0  # after an upload's turn, the next waits this many times as long
 TURN = 1.0  # seconds: uploads start at most once per TURN (answering one costs the app's process ~0.1-0.5 s)
+# uploads allowed to wait for their turn; beyond this they are refused at once, so waiting uploads never fill the
+# app's queue (64 places, shared by every endpoint) and a flood of them cannot lock other visitors out
+MAX_WAITING = 8
+BUSY = ("the app is reading other uploads right now; try again in a minute (for many samples, use `drugresponse "
+        "predict` on your own machine).")
 CAVEAT = ("**Caveat.** The driver events' effects were learned across GDSC's tissues and are partly lineage markers: "
           "for a tumour type GDSC does not cover they may not transfer (on held-out organ systems they lowered the "
           "model's per-drug accuracy; see the Model tab). For such a tumour, upload it without mutations: unknown "
@@ -48,10 +55,11 @@ class UploadGate:
     uploads get at most a third of the wall time and one start per second, so a flood of them slows other uploads,
     not every other request."""
 
-    def __init__(self, service: PredictionService):
+    def __init__(self, service: PredictionService, max_waiting: int = MAX_WAITING):
         self.service, self.reader = service, UploadReader(service.schema, service.limits)
         self._cached = functools.lru_cache(maxsize=2)(self._read)
         self.turn, self.rest_until = threading.Lock(), 0.0
+        self.count, self.waiting, self.max_waiting = threading.Lock(), 0, max_waiting
 
     def _read(self, path, mutations, tissue):
         report = self.reader.read(path, mutations)
@@ -60,13 +68,21 @@ class UploadGate:
     def __call__(self, upload, mutations=None, tissue=None):
         path = uploaded_file(upload)  # only files inside Gradio's upload folder are opened
         extra = uploaded_file(mutations) if mutations is not None else None
-        with self.turn:
-            time.sleep(max(0.0, self.rest_until - time.monotonic()))
-            start = time.monotonic()
-            try:
-                return self._cached(path, extra, None if tissue in (None, "", NO_TISSUE) else tissue)
-            finally:
-                self.rest_until = max(start + TURN, time.monotonic() + REST * (time.monotonic() - start))
+        with self.count:
+            if self.waiting >= self.max_waiting:
+                raise UserError(BUSY)
+            self.waiting += 1
+        try:
+            with self.turn:
+                time.sleep(max(0.0, self.rest_until - time.monotonic()))
+                start = time.monotonic()
+                try:
+                    return self._cached(path, extra, None if tissue in (None, "", NO_TISSUE) else tissue)
+                finally:
+                    self.rest_until = max(start + TURN, time.monotonic() + REST * (time.monotonic() - start))
+        finally:
+            with self.count:
+                self.waiting -= 1
 
 
 def templates(service: PredictionService, downloads: Downloads) -> list[str]:

@@ -117,3 +117,42 @@ def test_cli_refusals_are_messages(assets_dir, tmp_path, monkeypatch, capsys, ar
     (tmp_path / "in.txt").write_text("x")
     assert main(["predict", *args, "--model", str(assets_dir / "model.onnx"), "--quiet"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_one_row_samples_in_the_long_layout_cost_at_most_two_chunks_of_arrays(bundle, runtime, calibration, tmp_path,
+                                                                              monkeypatch):
+    """The issue's attack on the batch reader: a small long-layout file of thousands of one-row samples. Every sample
+    is refused (one gene is far from the 50% needed), and the reader never holds more than about two chunks of
+    samples' arrays at once, however many samples one chunk of the file's rows starts."""
+    from drugresponse.serve.uploads import samples
+
+    gene = bundle.feature_names("expression")[0]
+    text = "sample,gene,modality,value\n" + "".join(f"s{i},{gene},expression,1\n" for i in range(3000))
+    (tmp_path / "many.csv").write_text(text)
+    largest = []
+    grow = samples.SampleArrays._grow
+    monkeypatch.setattr(samples.SampleArrays, "_grow", lambda self, needed: (largest.append(needed), grow(self, needed)))
+    with pytest.raises(UserError, match=r"no sample that could be scored \(3000 skipped; see the reasons in"):
+        predict_file(runtime, calibration, tmp_path / "many.csv", tmp_path / "o.parquet", chunk=16, progress=False,
+                     skip_invalid=True)
+    assert max(largest) <= 2 * 16 + 1
+    assert pl.read_csv(tmp_path / "o.parquet.skipped.csv").height == 3000
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_skip_invalid_leaves_out_a_long_layout_sample_with_a_bad_cell(bundle, runtime, calibration, tmp_path):
+    good = [long_csv(bundle, r) for r in range(3)]
+    bad = long_csv(bundle, 1).decode().split("\n")
+    bad[5] = ",".join(bad[5].split(",")[:3] + ["not-a-number"])
+    text = good[0] + "\n".join(bad[1:]).encode() + good[2].split(b"\n", 1)[1]
+    (tmp_path / "long.csv").write_bytes(text)
+    with pytest.raises(UserError, match="not a number"):
+        predict_file(runtime, calibration, tmp_path / "long.csv", tmp_path / "o.parquet", chunk=2, progress=False)
+    report = predict_file(runtime, calibration, tmp_path / "long.csv", tmp_path / "o.parquet", chunk=2,
+                          progress=False, skip_invalid=True)
+    names = bundle.cell_lines["cell_line"]
+    assert report["samples"] == 2 and report["skipped"] == 1
+    assert pl.read_parquet(tmp_path / "o.parquet")["sample"].unique(maintain_order=True).to_list() == [names[0],
+                                                                                                       names[2]]
+    skipped = pl.read_csv(tmp_path / "o.parquet.skipped.csv")
+    assert skipped["sample"].to_list() == [names[1]] and "not a number" in skipped["reason"][0]

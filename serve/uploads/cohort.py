@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from drugresponse.errors import UserError
 
@@ -32,6 +33,7 @@ from .validate import UploadReport, validate
 class Skipped:
     sample: str
     reason: str
+    reported: bool = False  # listed in a chunk's skipped samples already
 
 
 def _unknown_counts(reading: Reading) -> dict[str, int]:
@@ -109,38 +111,103 @@ def _wide_cohort(table, layout, schema, chunk, skip_invalid, limits, reading):
         except UserError:
             if not skip_invalid:
                 raise
-            arrays = SampleArrays(schema, limits, capacity=frame.height)
-            for i in range(frame.height):  # row by row, to keep the rows that can be read
-                one = SampleArrays(schema, limits, capacity=1)
-                try:
-                    name = layout.read(frame.slice(i, 1), first_line + i, one, limits, seen | set(arrays.names))[0]
-                except UserError as exc:
-                    skipped.append(Skipped(str(frame[i, layout.sample]), str(exc)))
-                    continue
-                row = arrays.rows([name])
-                for m, values in one.profiles().items():
-                    arrays.values[m][row] = values
+            arrays, skipped = _row_by_row(layout, frame, first_line, schema, limits, seen)
         seen.update(arrays.names)
         report, invalid = _checked(arrays.names, arrays.profiles(), schema, reading, skip_invalid)
         yield report, skipped + invalid
 
 
+def _row_by_row(layout, frame, first_line, schema, limits, seen) -> tuple[SampleArrays, list[Skipped]]:
+    """The rows of a wide chunk that can be read, and the others with their reasons."""
+    arrays, skipped, taken = SampleArrays(schema, limits, capacity=frame.height), [], set(seen)
+    for i in range(frame.height):
+        one = SampleArrays(schema, limits, capacity=1)
+        try:
+            name = layout.read(frame.slice(i, 1), first_line + i, one, limits, taken)[0]
+        except UserError as exc:
+            skipped.append(Skipped(str(frame[i, layout.sample]), str(exc)))
+            continue
+        taken.add(name)
+        _merge(arrays, name, one)
+    return arrays, skipped
+
+
+def _merge(arrays: SampleArrays, name: str, one: SampleArrays) -> None:
+    """Add a one-sample read to ``arrays`` (the cells it gives; a sample already there keeps its other cells)."""
+    row = arrays.rows([name])[0]
+    for m, values in one.profiles().items():
+        given = one.given[m][0]
+        arrays.values[m][row, given] = values[0, given]
+        arrays.given[m][row, given] = True
+
+
 def _long_cohort(table, layout, schema, chunk, skip_invalid, limits, reading):
     """One pass: a sample is complete once a later sample has started and ``chunk`` samples are waiting; a sample
-    whose rows resume after it was written is refused (keep each sample's rows together)."""
-    arrays, done = SampleArrays(schema, limits), set()
+    whose rows resume after it was written is refused (keep each sample's rows together). A chunk of rows is read in
+    slices that each start at most ``chunk`` samples, so a file of one-row samples never holds more than twice
+    ``chunk`` samples' arrays, however many rows a chunk of the file has. With ``skip_invalid``, a slice that cannot
+    be read is read again one sample at a time, and a sample whose rows cannot be read is left out, with the reason."""
+    arrays, done, dropped = SampleArrays(schema, limits), set(), {}
+    column = layout.positions["sample"]
     # a parquet chunk's cells are typed, and each chunk costs a few dozen passes in polars: ten times as many rows
     for frame, first_line in table.chunks(rows_per_chunk(table) if table.text else 10 * rows_per_chunk(table)):
-        names = layout.read(frame, first_line, arrays, limits)
-        resumed = done.intersection(names)
-        if resumed:
-            raise UserError(f"sample {sorted(resumed)[0]!r} has rows after other samples' rows that follow its "
-                            "own; for `drugresponse predict`, keep each sample's rows together (sort the file by "
-                            "sample).")
-        while len(arrays) > chunk:
-            names, profiles = arrays.take(keep_last=len(arrays) - chunk)
-            done.update(names)
-            yield _checked(names, profiles, schema, reading, skip_invalid)
+        for part, line in _bounded_slices(frame, first_line, column, chunk):
+            try:
+                names = layout.read(part, line, arrays, limits)
+            except UserError:
+                if not skip_invalid:
+                    raise
+                names = _each_sample(layout, part, line, arrays, schema, limits, column, dropped)
+            resumed = done.intersection(names)
+            if resumed:
+                raise UserError(f"sample {sorted(resumed)[0]!r} has rows after other samples' rows that follow its "
+                                "own; for `drugresponse predict`, keep each sample's rows together (sort the file by "
+                                "sample).")
+            while len(arrays) > chunk:
+                names, profiles = arrays.take(keep_last=len(arrays) - chunk)
+                done.update(names)
+                yield _without_dropped(names, profiles, dropped, schema, reading, skip_invalid)
     if len(arrays):
         names, profiles = arrays.take()
-        yield _checked(names, profiles, schema, reading, skip_invalid)
+        yield _without_dropped(names, profiles, dropped, schema, reading, skip_invalid)
+
+
+def _bounded_slices(frame: pl.DataFrame, first_line: int, column: int, chunk: int):
+    """(slice, its first line): consecutive slices of ``frame`` that each bring at most ``chunk`` distinct samples."""
+    distinct_so_far = frame[:, column].is_first_distinct().cum_sum().to_numpy()
+    cuts = [0, *np.searchsorted(distinct_so_far, np.arange(chunk, distinct_so_far[-1], chunk), side="right").tolist(),
+            frame.height] if frame.height else [0, 0]
+    for start, end in zip(cuts, cuts[1:]):
+        if end > start:
+            yield frame.slice(start, end - start), first_line + start
+
+
+def _each_sample(layout, part, line, arrays, schema, limits, column, dropped) -> list[str]:
+    """Read a slice one sample at a time, keeping what can be read; the others go to ``dropped`` with their reason
+    (the line named is that of the sample's first row in the slice, and its rows' lines where the message names one)."""
+    names = []
+    indexed = part.with_row_index("_row")
+    for (value,), rows in indexed.group_by(part.columns[column], maintain_order=True):
+        one = SampleArrays(schema, limits, capacity=1)
+        first = int(rows["_row"][0])
+        try:
+            name = layout.read(rows.drop("_row"), line + first, one, limits)[0]
+        except UserError as exc:
+            key = str(value).strip()
+            dropped.setdefault(key, Skipped(key, str(exc)))
+            continue
+        _merge(arrays, name, one)
+        names.append(name)
+    return names
+
+
+def _without_dropped(names, profiles, dropped, schema, reading, skip_invalid):
+    """The chunk's report without the samples whose rows could not be read, and the samples dropped since the last
+    chunk (each reported once; ``dropped`` keeps their names, so later rows of theirs are left out too)."""
+    keep = [i for i, n in enumerate(names) if n not in dropped]
+    report, invalid = _checked([names[i] for i in keep], {m: v[keep] for m, v in profiles.items()}, schema, reading,
+                               skip_invalid)
+    gone = [skip for skip in dropped.values() if not skip.reported]
+    for skip in gone:
+        skip.reported = True
+    return report, gone + invalid

