@@ -2,16 +2,16 @@
 
     python benchmarks/load.py [--requests 48]
 
-Starts each app in its own server process on a free loopback port (so the clients do not share the
+Starts each app in its own server process (``app_server.py``) on a free loopback port (so the clients do not share the
 server's interpreter), drives it with gradio_client from 1, 4 and 16 concurrent clients for a
 bounded number of requests, measuring the floor before the app at each client count: /predict, /rank_drugs
 and /predict_profile on the real app, each request with a different cell line, drug pair or uploaded
 file (so the app's caches do not answer for it); a do-nothing endpoint on the floor app. Records
 p50/p99 latency, requests per second and errors, and the app server's resident and peak memory
 after start-up, after each round and after ``--repeat`` more 16-client /predict rounds (memory
-that keeps growing there would be a leak). Then the attack: ``ATTACKERS`` clients send the worst accepted upload
-(a long-layout file just under the byte limit, every row a model gene) to /predict_profile again and again for
-``--attack-seconds``, while one more client calls /predict one request after another; its p50 is compared with the
+that keeps growing there would be a leak). Then the attack: ``ATTACKERS`` clients send worst accepted uploads
+(long-layout files just under the byte limit, each different, so no cache answers) to /predict_profile again and
+again for ``--attack-seconds``, while one more client calls /predict one request after another; its p50 is compared with the
 same client's p50 just before, with no attack, and the server's peak memory over its level before the attack is
 recorded, app and upload worker together (budget: ``ATTACK_BUDGET_MB``). Then stops both servers. Writes benchmarks/results/load.json and load.md.
 Measures; never asserts.
@@ -22,17 +22,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_server import memory_mb, reset_peaks, start, tree_memory_mb  # noqa: E402
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -43,80 +44,6 @@ CLIENTS = (1, 4, 16)
 ATTACKERS = 16
 ATTACK_BUDGET_MB = 512  # uploads are read one at a time, so the attack may cost what one worst upload costs
 EXAMPLE = ROOT / "examples" / "profile_long.csv"
-
-
-def serve(kind: str, port: int) -> None:
-    """The server process: the real app or the floor, until killed."""
-    import gradio as gr
-
-    from drugresponse.serve.app import CONCURRENCY, create, launch
-
-    if kind == "app":
-        app = create(ASSETS, provider="cpu")
-    else:
-        with gr.Blocks() as app:
-            box = gr.Textbox()
-            box.change(lambda x: x, box, box, api_name="noop")
-        app.queue(default_concurrency_limit=CONCURRENCY)
-    launch(app, "127.0.0.1", port, quiet=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(kind: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url, deadline = f"http://127.0.0.1:{port}/", time.time() + 180
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the {kind} server exited with status {process.returncode}")
-        try:
-            urllib.request.urlopen(url + "config", timeout=2)
-            return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise SystemExit(f"the {kind} server did not answer within 180 s")
-
-
-def children(pid: int) -> list[int]:
-    """The processes ``pid`` started (the app's upload worker)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
-
-def reset_peaks(pid: int) -> None:
-    """Reset the peak-RSS counters of a process and its children (``/proc/PID/clear_refs``)."""
-    for process in (pid, *children(pid)):
-        Path(f"/proc/{process}/clear_refs").write_text("5")
-
-
-def tree_memory_mb(pid: int) -> dict:
-    """Resident and peak memory summed over a process and its children."""
-    parts = [memory_mb(p) for p in (pid, *children(pid))]
-    return {k: round(sum(part[k] or 0 for part in parts), 1) for k in ("rss_mb", "peak_mb")}
-
-
-def memory_mb(pid: int) -> dict:
-    fields = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = round(int(value.split()[0]) / 1024, 1)
-    return {"rss_mb": fields.get("VmRSS"), "peak_mb": fields.get("VmHWM")}
 
 
 def drive(url: str, calls: list[tuple], clients: int) -> tuple[list[float], int, float]:
@@ -153,41 +80,50 @@ def upload_variants(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def worst_upload(folder: Path, genes: list[str], limit: int = 50_000_000) -> Path:
-    """A long-layout file just under the byte limit, every row a model gene: the most work an accepted upload asks."""
-    rng = np.random.default_rng(1)
-    per_sample = sum(len(f"S000,{g},expression,-0.123\n") for g in genes)
+def worst_uploads(folder: Path, genes: list[str], count: int) -> list[Path]:
+    """``count`` different long-layout files just under the byte limit: the most samples allowed, every model gene,
+    and the rest of the bytes in rows of distinct names that are not model genes (each one looked up, then ignored),
+    the most reading an accepted upload asks. Each file holds other values, so neither Gradio's upload cache (by
+    content) nor the app's (by path) answers for a repeat."""
     from drugresponse.serve.uploads import APP
 
-    samples = min(APP.max_samples, limit // per_sample)
-    path = folder / "worst_long.csv"
-    with open(path, "w") as handle:
-        handle.write("sample,gene,modality,value\n")
-        for s in range(samples):
-            handle.writelines(f"S{s:03d},{g},expression,{v:.3f}\n" for g, v in zip(genes, rng.normal(size=len(genes))))
-    return path
+    model_rows = APP.max_samples * sum(len(f"S00,{g},expression,-0.123\n") for g in genes)
+    filler = (int(APP.max_bytes * 0.98) - model_rows) // len("S00,NOTAGENE0000000,expression,-0.123\n")
+    paths = []
+    for k in range(count):
+        values = np.random.default_rng(k).normal(size=(APP.max_samples, len(genes) + filler // APP.max_samples))
+        path = folder / f"worst_long_{k}.csv"
+        with open(path, "w") as handle:
+            handle.write("sample,gene,modality,value\n")
+            for s, row in enumerate(values):
+                names = [*genes, *(f"NOTAGENE{s:02d}{i:05d}" for i in range(len(row) - len(genes)))]
+                handle.writelines(f"S{s:02d},{g},expression,{v:.3f}\n" for g, v in zip(names, row))
+        paths.append(path)
+    return paths
 
 
-def hostile(url: str, upload: Path, seconds: float) -> None:
-    """The attackers' process: ``ATTACKERS`` clients sending ``upload`` to /predict_profile nonstop for ``seconds``;
-    prints how many were answered and refused (in their own process, so their client-side work does not slow the
-    bystander's client)."""
+def hostile(url: str, uploads: list[Path], seconds: float) -> None:
+    """The attackers' process: ``ATTACKERS`` clients sending the ``uploads`` in turn to /predict_profile nonstop for
+    ``seconds``; prints how many were answered and refused (in their own process, so their client-side work does not
+    slow the bystander's client)."""
     import threading
 
     from gradio_client import Client, handle_file
 
     stop, outcomes = threading.Event(), {"answered": 0, "refused_or_failed": 0}
 
-    def one() -> None:
+    def one(k: int) -> None:
         client = Client(url, verbose=False)
         while not stop.is_set():
             try:
-                client.predict(handle_file(str(upload)), None, "not given", api_name="/predict_profile")
+                client.predict(handle_file(str(uploads[k % len(uploads)])), None, "not given",
+                               api_name="/predict_profile")
                 outcomes["answered"] += 1
             except Exception:  # a refusal or a full queue is a result here
                 outcomes["refused_or_failed"] += 1
+            k += ATTACKERS
 
-    threads = [threading.Thread(target=one, daemon=True) for _ in range(ATTACKERS)]
+    threads = [threading.Thread(target=one, args=(k,), daemon=True) for k in range(ATTACKERS)]
     for thread in threads:
         thread.start()
     time.sleep(seconds)
@@ -195,8 +131,8 @@ def hostile(url: str, upload: Path, seconds: float) -> None:
     print(json.dumps(outcomes), flush=True)
 
 
-def attack(url: str, pid: int, upload: Path, cell_lines: list[str], drugs: list[str], seconds: float) -> dict:
-    """The bystander's /predict latencies without and then with ``ATTACKERS`` clients uploading ``upload`` nonstop."""
+def attack(url: str, pid: int, uploads: list[Path], cell_lines: list[str], drugs: list[str], seconds: float) -> dict:
+    """The bystander's /predict latencies without and then with ``ATTACKERS`` clients sending ``uploads`` nonstop."""
     from gradio_client import Client, handle_file
 
     bystander, failures = Client(url, verbose=False), []
@@ -213,18 +149,19 @@ def attack(url: str, pid: int, upload: Path, cell_lines: list[str], drugs: list[
             k += 1
         return latencies
 
-    Client(url, verbose=False).predict(handle_file(str(upload)), None, "not given",
+    Client(url, verbose=False).predict(handle_file(str(uploads[-1])), None, "not given",
                                        api_name="/predict_profile")  # the upload worker is up, as in service
     idle = timed_predictions(min(seconds, 30), 0)
     before = tree_memory_mb(pid)["rss_mb"]
     reset_peaks(pid)
-    attackers = subprocess.Popen([sys.executable, __file__, "--hostile", url, "--upload", str(upload),
+    attackers = subprocess.Popen([sys.executable, __file__, "--hostile", url, "--uploads", *map(str, uploads[:-1]),
                                   "--attack-seconds", str(seconds + 10)], stdout=subprocess.PIPE, text=True)
     time.sleep(5)  # the uploads are in flight
     under_attack = timed_predictions(seconds, 1000)
     outcomes = json.loads(attackers.communicate(timeout=seconds + 300)[0].strip().splitlines()[-1])
     peak = tree_memory_mb(pid)["peak_mb"]
-    return {"attackers": ATTACKERS, "upload_mb": round(upload.stat().st_size / 1e6, 1), "seconds": seconds,
+    return {"attackers": ATTACKERS, "upload_mb": round(uploads[0].stat().st_size / 1e6, 1), "files": len(uploads) - 1,
+            "seconds": seconds,
             "idle_p50_ms": round(float(np.median(idle)), 1), "attack_p50_ms": round(float(np.median(under_attack)), 1),
             "attack_p99_ms": round(float(np.percentile(under_attack, 99)), 1), "bystander_requests": len(under_attack),
             "uploads_answered": outcomes["answered"], "uploads_refused_or_failed": outcomes["refused_or_failed"],
@@ -237,15 +174,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=96, help="requests per endpoint and client count")
     parser.add_argument("--repeat", type=int, default=3, help="extra 16-client /predict rounds to watch memory")
     parser.add_argument("--attack-seconds", type=float, default=60, help="how long the hostile uploads last")
-    parser.add_argument("--serve", choices=["app", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--hostile", help=argparse.SUPPRESS)
-    parser.add_argument("--upload", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--uploads", type=Path, nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        return serve(args.serve, args.port)
     if args.hostile:
-        return hostile(args.hostile, args.upload, args.attack_seconds)
+        return hostile(args.hostile, args.uploads, args.attack_seconds)
 
     from gradio_client import handle_file
 
@@ -288,7 +221,8 @@ def main() -> None:
                 drive(url, calls, CLIENTS[-1])
                 memory.append({"after": f"repeat {round_ + 1}", **memory_mb(app_pid)})
             genes = json.loads((ASSETS / "model.json").read_text())["genes"]
-            siege = attack(url, app_pid, worst_upload(Path(tmp), genes), cell_lines, drugs, args.attack_seconds)
+            siege = attack(url, app_pid, worst_uploads(Path(tmp), genes, 2 * ATTACKERS + 1), cell_lines, drugs,
+                           args.attack_seconds)
             print(siege, flush=True)
     finally:
         for process, _ in servers.values():
@@ -297,6 +231,8 @@ def main() -> None:
     import gradio
     import onnxruntime
     from machine import describe, write_outputs
+
+    from drugresponse.serve.sample_tab import MAX_WAITING
 
     machine = describe(gradio=gradio.__version__, onnxruntime=onnxruntime.__version__)
     payload = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "requests": args.requests,
@@ -312,13 +248,14 @@ def main() -> None:
     a = siege
     lines += ["", "| under attack | bystander /predict p50 ms | p99 ms | vs idle p50 | server peak over its level before |",
               "|---|---|---|---|---|",
-              f"| {a['attackers']} clients uploading a {a['upload_mb']} MB file nonstop for {a['seconds']:.0f} s | "
+              f"| {a['attackers']} clients uploading {a['files']} different {a['upload_mb']} MB files nonstop for "
+              f"{a['seconds']:.0f} s | "
               f"{a['attack_p50_ms']} (idle {a['idle_p50_ms']}) | {a['attack_p99_ms']} | "
               f"{a['attack_p50_ms'] / a['idle_p50_ms']:.2f}x | {a['peak_over_before_mb']:.0f} MB (budget {a['budget_mb']} MB) |",
               "", f"The bystander sent {a['bystander_requests']} requests, one after another; the hostile uploads got "
               f"{a['uploads_answered']} answers and {a['uploads_refused_or_failed']} refusals or failures (a full queue "
               "refuses). Uploads are read one at a time (serve/sample_tab.py), so they queue instead of taking every "
-              "core and every megabyte."]
+              f"core and every megabyte; beyond {MAX_WAITING} waiting, an upload is refused at once."]
     write_outputs(RESULTS, "load", payload, "\n".join(lines) + "\n", indent=2)
 
 

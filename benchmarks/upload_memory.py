@@ -24,7 +24,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from load import reset_peaks, start, tree_memory_mb  # noqa: E402
+from app_server import reset_peaks, start, tree_memory_mb  # noqa: E402
 
 from benchmarks.machine import describe, write_outputs  # noqa: E402
 from drugresponse.serve.uploads import APP  # noqa: E402

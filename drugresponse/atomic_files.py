@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -92,3 +93,16 @@ def atomic_folder(path: Path) -> Iterator[Path]:
         if path.exists():  # moved into the temporary folder, which is deleted with it
             shutil.move(str(path), str(Path(tmp) / "old"))
         staging.rename(path)
+
+
+@contextlib.contextmanager
+def staged_files(folder: Path, names: list[str]) -> Iterator[Path]:
+    """Yield a staging folder (inside ``folder``) to write the files ``names`` into; on leaving the block, once all
+    were written, each is renamed into ``folder``; on an error nothing in ``folder`` changes. For files that belong
+    together (a model and its sidecars): none is replaced unless every one was written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".staged-") as tmp:
+        yield Path(tmp)
+        for name in names:
+            os.replace(Path(tmp) / name, folder / name)

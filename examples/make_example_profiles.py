@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from drugresponse.atomic_files import atomic_path
 from drugresponse.paths import default_data_dir
 from drugresponse.train.data.bundle import MODALITIES, Bundle, bundle_dir
 
@@ -35,6 +36,11 @@ def _wide(bundle: Bundle, rows: list[int], names: list[str], modalities) -> dict
     return wide
 
 
+def write_csv(frame: pl.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.write_csv(tmp)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
@@ -42,18 +48,18 @@ def main() -> None:
     bundle = Bundle.open(bundle_dir(args.data_dir))
     names = bundle.cell_lines["cell_line"].to_list()
     rows = [names.index(c) for c in CELL_LINES]
-    pl.DataFrame(_wide(bundle, rows, list(CELL_LINES), MODALITIES)).write_csv(HERE / "profile_wide.csv")
+    write_csv(pl.DataFrame(_wide(bundle, rows, list(CELL_LINES), MODALITIES)), HERE / "profile_wide.csv")
     long = [(CELL_LINES[0], feature, PREFIX[modality], round(float(bundle.profiles[modality][rows[0], j]), 4))
             for modality in MODALITIES for j, feature in enumerate(bundle.feature_names(modality))
             if not np.isnan(bundle.profiles[modality][rows[0], j])]
-    pl.DataFrame(long, schema=["sample", "gene", "modality", "value"], orient="row").write_csv(
-        HERE / "profile_long.csv")
+    write_csv(pl.DataFrame(long, schema=["sample", "gene", "modality", "value"], orient="row"),
+              HERE / "profile_long.csv")
     panel_row = names.index(PANEL_LINE)
     panel = _wide(bundle, [panel_row], [f"{PANEL_LINE} (expression + panel)"], ["expression"])
     events = bundle.feature_names("drivers")
     for event in PANEL:
         panel[f"driver:{event}"] = [int(bundle.profiles["drivers"][panel_row, events.index(event)])]
-    pl.DataFrame(panel).write_csv(HERE / "profile_panel.csv")
+    write_csv(pl.DataFrame(panel), HERE / "profile_panel.csv")
     print(f"wrote {HERE / 'profile_wide.csv'}, {HERE / 'profile_long.csv'} and {HERE / 'profile_panel.csv'}")
 
 

@@ -11,7 +11,6 @@ renamed only after ``onnx.checker`` (full check) and the parity check against Py
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from drugresponse.atomic_files import write_json_atomic
+from drugresponse.atomic_files import staged_files, write_json_atomic
 from drugresponse.errors import UserError
 from drugresponse.train.data.bundle import MODALITIES, OMICS
 from drugresponse.train.model.checkpoint import load_checkpoint
@@ -198,8 +197,9 @@ def export_model(checkpoint: Path, out: Path, profiles: dict[str, np.ndarray], m
                         f"driver events but the checkpoint was trained on {len(info['genes'])} and "
                         f"{len(info['driver_names'])}: they come from another bundle.")
     metadata = _metadata(info, metrics)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-tmp-") as tmp:
-        staged = {path: Path(tmp) / path.name for path in (out, int8_path(out), explain_path(out))}
+    targets = (out, int8_path(out), explain_path(out))
+    with staged_files(out.parent, [n for t in targets for n in (t.name, t.with_suffix(".json").name)]) as tmp:
+        staged = {path: tmp / path.name for path in targets}
         # float16-stored weights halve the file; training already rounded them, so parity stays exact
         export_graph(FusedModel(model).eval(), profiles, staged[out], spec)
         check = _check_and_stage(model, info, metadata, staged[out], profiles, spec,
@@ -208,9 +208,6 @@ def export_model(checkpoint: Path, out: Path, profiles: dict[str, np.ndarray], m
         int8_check = _check_and_stage(model, info, metadata, staged[int8_path(out)], profiles, spec,
                                       "int8 weights (dynamic quantisation)", INT8_TOLERANCE)
         explain_check = _explain_and_stage(model, info, metadata, staged[explain_path(out)], profiles)
-        for final, path in staged.items():
-            os.replace(path.with_suffix(".json"), final.with_suffix(".json"))
-            os.replace(path, final)
     graph = onnx.load(str(out), load_external_data=False).graph
     return {
         "path": str(out), "bytes": out.stat().st_size, "opset": spec.opset,

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
 from . import figures, sample_tab, views
 from .catalog import Catalog
@@ -68,10 +69,17 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
         a profiles file, for the sample named ``source`` in it. Returns {"headers": [...], "data": [[...], ...]}."""
         if upload is not None:
             report = gate(upload)[1]
-            table = views.explain_sample(service, explainer, report, source, drug)[0]
+            table, summary = views.explain_sample(service, explainer, report, source, drug)
+            explains, held_out = "the shipped model's prediction for the uploaded sample", None
         else:
-            table = views.explain_cell_line(service, explainer, source, drug)[0]
-        return {"headers": table.columns, "data": [list(row) for row in table.rows()]}
+            table, summary = views.explain_cell_line(service, explainer, source, drug)
+            explains = ("the shipped model's in-sample prediction (it was trained on this GDSC line); the held-out "
+                        "prediction, by a fold model that never saw the line, is given beside it and not explained")
+            held_out = float(service.held_out[catalog.row(source), service.drug_columns([drug])[0]])
+        return {"explains": explains, "prediction_ln_ic50": round(summary["prediction"], 4),
+                "held_out_ln_ic50": None if held_out is None or not np.isfinite(held_out) else round(held_out, 4),
+                "baseline_ln_ic50": round(summary["baseline"], 4),
+                "headers": table.columns, "data": [list(row) for row in table.rows()]}
 
     def rank_drugs(cell_line):
         return ranking(cell_line)

@@ -10,6 +10,7 @@ name and renamed only when every sample has been scored, so a failure leaves no 
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -22,14 +23,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from drugresponse.atomic_files import PartialFile, write_bytes_atomic
+from drugresponse.atomic_files import PartialFile, write_bytes_atomic, write_json_atomic
 from drugresponse.errors import UserError
 
 from .calibration import Calibration
 from .downloads import neutralise_text
 from .runtime import ModelRuntime
 from .sample_context import call_words
-from .uploads import ProfileSchema, read_cohort
+from .uploads import ProfileSchema, read_cohort, read_mutation_file
+from .uploads.report import identifier_notes, mutation_notes
 
 CHUNK = 512
 OUTPUT_FORMATS = (".csv", ".parquet")
@@ -38,8 +40,8 @@ OUTPUT_FORMATS = (".csv", ".parquet")
 class OutputFile:
     """Append tables to ``path`` through a temporary file renamed on ``commit``; ``abort`` removes it."""
 
-    def __init__(self, path: Path):
-        self.path, self.suffix = path, path.suffix.lower()
+    def __init__(self, path: Path, metadata: dict | None = None):
+        self.path, self.suffix, self.metadata = path, path.suffix.lower(), metadata or {}
         if self.suffix not in OUTPUT_FORMATS:
             raise UserError(f"the output {path} must end in .csv or .parquet (found {self.suffix or 'no extension'!r}).")
         self.partial = PartialFile(path)
@@ -48,8 +50,10 @@ class OutputFile:
 
     def write(self, table: pa.Table) -> None:
         if self.suffix == ".parquet":
-            if self.writer is None:
-                self.writer = pq.ParquetWriter(self.tmp, table.schema, compression="snappy", use_dictionary=DICTIONARY)
+            if self.writer is None:  # the file names its model and input, as the app's downloads do
+                schema = table.schema.with_metadata({b"drugresponse": json.dumps(self.metadata).encode()})
+                self.writer = pq.ParquetWriter(self.tmp, schema, compression="snappy", use_dictionary=DICTIONARY)
+            table = table.replace_schema_metadata(self.writer.schema.metadata)
             self.writer.write_table(table)
         else:  # polars quotes a field only when it must (pyarrow quotes every string)
             with open(self.tmp, "a" if self.writer else "w", encoding="utf-8") as handle:
@@ -124,18 +128,42 @@ def skipped_path(out: Path) -> Path:
     return out.with_name(out.name + ".skipped.csv")
 
 
+def report_path(out: Path) -> Path:
+    return out.with_name(out.name + ".report.json")
+
+
+def apply_mutations(report, calls, matched: set[str]) -> None:
+    """Set each sample's driver events from the mutation list (paired by name, case-insensitively); the samples
+    paired are added to ``matched``."""
+    by_name = {s.lower(): s for s in calls.samples}
+    drivers = report.profiles["drivers"]
+    for row, name in enumerate(report.samples):
+        sample = by_name.get(name.lower())
+        if sample is not None:
+            for j, value in calls.events[sample].items():
+                drivers[row, j] = value
+            matched.add(sample)
+
+
 def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, out: Path, chunk: int = CHUNK,
-                 progress: bool = True, skip_invalid: bool = False, schema: ProfileSchema | None = None) -> dict:
+                 progress: bool = True, skip_invalid: bool = False, schema: ProfileSchema | None = None,
+                 mutations: Path | None = None) -> dict:
     """Score every sample of ``source`` into ``out``; return counts. Without ``skip_invalid``, the first sample that
-    fails the checks stops the run with its message and nothing is written."""
+    fails the checks stops the run with its message and nothing is written. ``mutations``: a mutation list (VCF, MAF,
+    gene and change table) whose events are set for the samples of the same name. Beside ``out``, a report
+    (``<out>.report.json``): the model, the input, how names were mapped and what was noted."""
     source, out = Path(source), Path(out)
     if not source.is_file():
         raise UserError(f"no input file at {source}.")
     if out.resolve() == source.resolve():
         raise UserError("the output would overwrite the input; choose another -o.")
-    output = OutputFile(out)
     schema = schema or ProfileSchema.of(runtime)
-    samples_done, flagged, skipped = 0, 0, []
+    calls = read_mutation_file(mutations, schema) if mutations is not None else None
+    provenance = {"model_version": runtime.metadata.get("model_version"), "precision": runtime.metadata.get("precision"),
+                  "input": source.name, "mutations": Path(mutations).name if mutations is not None else None,
+                  "units": "ln_ic50, interval_low, interval_high: natural log of IC50 in µM; ic50_um: µM"}
+    output = OutputFile(out, provenance)
+    samples_done, flagged, skipped, notes, matched = 0, 0, [], {}, set()
     stages = dict.fromkeys(("read", "predict", "write"), 0.0)  # busy seconds; reading runs beside the other two
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drugresponse-read")
     bar = None
@@ -144,7 +172,10 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
         bar = tqdm(total=cohort.samples, unit="sample", desc="scoring", file=sys.stderr, disable=not progress)
         for report, invalid in _read_ahead(_timed(cohort.chunks, stages, "read"), pool):
             skipped += invalid
+            notes.update(dict.fromkeys(report.notes))
             if report.samples:
+                if calls is not None:
+                    apply_mutations(report, calls, matched)
                 clock = time.perf_counter()
                 scored = score_table(runtime, calibration, report.samples, report.profiles, report.flags)
                 stages["predict"] += time.perf_counter() - clock
@@ -169,10 +200,18 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
             bar.close()
     if skip_invalid:
         report_skipped(out, skipped)
-    return {"samples": samples_done, "drugs": len(runtime.drugs), "rows": samples_done * len(runtime.drugs),
-            "flagged": flagged, "skipped": len(skipped), "layout": cohort.description, "format": cohort.table.format,
-            "out": str(out),
-            "seconds": stages}
+    notes = identifier_notes(cohort.reading, {}) + list(notes)
+    if calls is not None:
+        unpaired = [s for s in calls.samples if s not in matched]
+        notes.append(f"{Path(mutations).name} ({calls.kind}): events set for {len(matched):,} sample(s)"
+                     + (f"; {len(unpaired):,} of its samples are not in {source.name} and were not used (e.g. "
+                        f"{', '.join(map(repr, unpaired[:3]))})" if unpaired else "") + ".")
+        notes += mutation_notes(calls)
+    summary = {"samples": samples_done, "drugs": len(runtime.drugs), "rows": samples_done * len(runtime.drugs),
+               "flagged": flagged, "skipped": len(skipped), "layout": cohort.description, "format": cohort.table.format,
+               "out": str(out), "notes": notes, "seconds": stages}
+    write_json_atomic(report_path(out), {**provenance, **{k: v for k, v in summary.items() if k != "seconds"}})
+    return summary
 
 
 def report_skipped(out: Path, skipped: list) -> None:

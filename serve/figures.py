@@ -7,6 +7,8 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
+from .service import HIGH, LOW
+
 SENSITIVE_COLOUR, RESISTANT_COLOUR = "#2b8cbe", "#e34a33"
 
 
@@ -21,8 +23,8 @@ def intervals(table: pl.DataFrame, value: str, reference: dict[str, np.ndarray],
         point = table[value].to_numpy()
         figure.add_trace(go.Scatter(
             x=point, y=table["drug"].to_list(), mode="markers", name=sample, marker={"size": 11, "color": "#222222"},
-            error_x={"type": "data", "symmetric": False, "array": table["80% interval high"].to_numpy() - point,
-                     "arrayminus": point - table["80% interval low"].to_numpy()},
+            error_x={"type": "data", "symmetric": False, "array": table[HIGH].to_numpy() - point,
+                     "arrayminus": point - table[LOW].to_numpy()},
             customdata=table.select("IC50 (µM)", "percentile among GDSC lines (held out)").to_numpy(),
             hovertemplate="%{y}: ln IC50 %{x:.2f} (IC50 %{customdata[0]} µM), %{customdata[1]:.0f}th percentile"
                           "<extra></extra>"))

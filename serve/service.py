@@ -22,7 +22,8 @@ from .uploads import APP, Limits, ProfileSchema, UploadReport, parse_profiles
 
 HELD_OUT = "ln IC50, held out"
 CALL = "call (relative to GDSC lines, not a dose)"
-RANGE = "GDSC measured ln IC50, 10th to 90th percentile"
+RANGE = "GDSC measured ln IC50, 10th to 90th percentile (ln µM)"
+LOW, HIGH = "80% interval low (ln µM)", "80% interval high (ln µM)"
 IN_SAMPLE = "ln IC50, model trained on this line"
 PREDICTED = "predicted ln IC50"
 
@@ -72,8 +73,8 @@ class PredictionService:
             "drug": [self.drugs[j] for j in columns],
             name: predictions[columns].round(3),
             "IC50 (µM)": [float(f"{v:.4g}") if np.isfinite(v) else None for v in np.exp(predictions[columns])],
-            "80% interval low": lower[columns].round(2),
-            "80% interval high": upper[columns].round(2),
+            LOW: lower[columns].round(2),
+            HIGH: upper[columns].round(2),
             "percentile among GDSC lines (held out)": percentile[columns].round(1),
             CALL: [call_words(p) for p in percentile[columns]],
             RANGE: [f"{self.ranges[self.drugs[j]][0]:.2f} to {self.ranges[self.drugs[j]][1]:.2f}" for j in columns],

@@ -112,3 +112,6 @@ def running_app(assets_dir):
     launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     app.close()
+
+
+from .lab_samples import expression, names, sample  # noqa: E402,F401  (fixtures shared by the lab-file tests)

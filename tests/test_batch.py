@@ -156,3 +156,37 @@ def test_skip_invalid_leaves_out_a_long_layout_sample_with_a_bad_cell(bundle, ru
                                                                                                        names[2]]
     skipped = pl.read_csv(tmp_path / "o.parquet.skipped.csv")
     assert skipped["sample"].to_list() == [names[1]] and "not a number" in skipped["reason"][0]
+
+
+def test_a_mutation_list_sets_the_cohorts_events_and_the_output_names_its_model(bundle, runtime, calibration,
+                                                                                  tmp_path):
+    """``--mutations``: the events of a gene and protein-change table are set for the samples of the same name (the
+    app's reader and rule), and the output says which model and input it came from."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from drugresponse.serve.batch import report_path
+
+    rows = [0, 1, 2]
+    names = [bundle.cell_lines["cell_line"][r] for r in rows]
+    schema = ProfileSchema.of(runtime)
+    event = next(e for e in schema.features_read["drivers"] if e.endswith("_mut") and "-" not in e)  # one it reads
+    (tmp_path / "cohort.csv").write_bytes(wide_csv(bundle, rows, modalities=("expression",)))
+    (tmp_path / "mutations.csv").write_text(f"sample,gene,protein_change\n{names[1].lower()},"
+                                            f"{event.removesuffix('_mut')},R100W\nnot-in-cohort,TP53,R273H\n")
+    out = tmp_path / "out.parquet"
+    report = predict_file(runtime, calibration, tmp_path / "cohort.csv", out, chunk=2, progress=False,
+                          mutations=tmp_path / "mutations.csv")
+    expected = parse_profiles(wide_csv(bundle, rows, modalities=("expression",)), schema).profiles
+    without = runtime.predict(expected)
+    expected["drivers"][1, runtime.driver_names.index(event)] = 1.0
+    predicted = pl.read_parquet(out)["ln_ic50"].to_numpy().reshape(3, -1)
+    np.testing.assert_allclose(predicted, runtime.predict(expected), atol=1e-5)
+    assert np.abs(predicted[1] - without[1]).max() > 1e-3 and np.abs(predicted[[0, 2]] - without[[0, 2]]).max() < 1e-5
+    assert any("events set for 1 sample(s); 1 of its samples are not in cohort.csv" in n for n in report["notes"])
+    written = json.loads(report_path(out).read_text())
+    assert written["input"] == "cohort.csv" and written["mutations"] == "mutations.csv"
+    assert written["model_version"] == runtime.metadata["model_version"] and written["samples"] == 3
+    embedded = json.loads(pq.read_schema(out).metadata[b"drugresponse"])
+    assert embedded["model_version"] == runtime.metadata["model_version"] and embedded["input"] == "cohort.csv"

@@ -44,6 +44,12 @@ def test_explain_endpoint_for_a_gdsc_line_and_an_uploaded_sample(client, bundle,
     assert why["headers"][:3] == ["feature", "contribution (ln µM)", "pushes toward"]
     contributions = [row[1] for row in why["data"]]
     assert contributions == sorted(contributions, key=abs, reverse=True)
+    # it says which of the line's two predictions it explains, and gives both
+    assert why["explains"].startswith("the shipped model's in-sample prediction")
+    shown = client.predict(matrix.cell_lines[0], [matrix.drugs[0]], api_name="/predict")
+    row = dict(zip(shown["headers"], shown["data"][0]))
+    assert why["prediction_ln_ic50"] == pytest.approx(row["ln IC50, model trained on this line"], abs=1e-3)
+    assert why["held_out_ln_ic50"] == pytest.approx(row["ln IC50, held out"], abs=1e-3)
     path = tmp_path / "sample.csv"
     path.write_bytes(long_csv(bundle, 0, name="my sample"))
     mine = client.predict("my sample", matrix.drugs[0], handle_file(str(path)), api_name="/explain")

@@ -1,8 +1,9 @@
 """The app as an attacker meets it: plain HTTP with crafted payloads, files that declare huge counts, hostile names.
 
 Every file argument that is not a user's upload is refused with one message that says nothing about the path; a
-small file that names thousands of samples, tens of thousands of columns or millions of rows is refused before any
-per-sample memory is taken; names that a spreadsheet would run as formulas are made inert in downloads.
+small file that names thousands of samples, tens of thousands of columns or millions of rows, or that expands in the
+reader (``test_upload_bombs``), is refused before any per-sample memory is taken, and the next upload is read as
+usual; names that a spreadsheet would run as formulas are made inert in downloads.
 """
 
 import json
@@ -107,6 +108,27 @@ def test_too_many_columns_rows_or_unpacked_bytes_are_refused_before_parsing(sche
     assert len(bomb) < 2_000_000
     with pytest.raises(UserError, match="would unpack to"):
         parse_profiles(bomb, schema, name="bomb.xlsx")
+
+
+def test_files_that_expand_in_the_reader_are_refused_over_http_and_the_next_upload_is_read(running_app, bundle,
+                                                                                          tmp_path):
+    from gradio_client import Client, handle_file
+
+    from .test_upload_bombs import dictionary_bomb, shared_string_bomb, workbook
+
+    client = Client(running_app, verbose=False)
+    far = workbook('<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>2</v></c></row>')
+    for name, data, message in [("strings.xlsx", shared_string_bomb(), "MB of text"),
+                                ("far.xlsx", far, "spans 1,048,576 rows"),  # before its guard: the reader aborted
+                                ("dictionary.parquet", dictionary_bomb(), "text columns decode to more than")]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(Exception, match=message):
+            client.predict(handle_file(str(path)), None, "not given", api_name="/predict_profile")
+    good = tmp_path / "good.csv"
+    good.write_bytes(wide_csv(bundle, [0], modalities=("expression",)))
+    report = client.predict(handle_file(str(good)), None, None, api_name="/profile_report")
+    assert report["samples"] == [bundle.cell_lines["cell_line"][0]]
 
 
 def test_names_are_bounded_and_formulas_are_inert_in_downloads(bundle, schema, tmp_path):

@@ -1,12 +1,16 @@
-"""Property-based fuzzing of every reader a user's file reaches: the app's parser and the batch CLI's, for text and
-parquet. Whatever the bytes, the outcome is a report or a ``UserError`` with a message, never another exception."""
+"""Property-based fuzzing of every reader a user's file reaches: the app's parser and the batch CLI's, for text,
+VCF, parquet (duplicate and dictionary-encoded columns) and Excel workbooks. Whatever the bytes, the outcome is a
+report or a ``UserError`` with a message, never another exception."""
 
 import io
 import string
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +21,8 @@ from drugresponse.serve.uploads import parse_profiles
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                             HealthCheck.too_slow])
+FEWER = settings(SETTINGS, max_examples=60)  # the formats that cost more per example (workbooks, VCF with a report)
+VCF_COLUMNS = ["CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT"]
 ODD_NUMBERS = ["1e308", "-1e308", "inf", "-inf", "Infinity", "-0", "0", "NaN", "nan", "NA", "", " 1.5 ", "1,5", "0x10",
                "1e-320", "3.4e38", "-3.5e38", "٣", "1_000", "+2", "--1", "1e", ".", "null", "None", "#N/A", "1" * 400]
 
@@ -149,3 +155,87 @@ def test_odd_numbers_are_refused_or_missing_never_silently_wrong(schema, bundle)
             continue
         value = report.profiles["expression"][0, schema.features["expression"].index(gene.split(":", 1)[1])]
         assert np.isnan(value) or np.isfinite(value)
+
+
+def vcfs(vocabulary):
+    """VCF-shaped files: meta lines (a file format, CSQ or ANN with a random Format), a ``#CHROM`` line with a random
+    number of columns and samples, and rows of annotation-like and random cells."""
+    field = st.sampled_from(["Allele", "Consequence", "SYMBOL", "Gene", "IMPACT", "", "x"])
+    annotated = st.builds(lambda key, fields: f'##INFO=<ID={key},Number=.,Type=String,Description="Format: '
+                          f'{"|".join(fields)}">', st.sampled_from(["CSQ", "ANN"]), st.lists(field, max_size=5))
+    other = st.sampled_from(["##fileformat=VCFv4.2", "##source=fuzz", "##INFO=<ID=DP,Number=1>"])
+    meta = st.tuples(st.lists(other, max_size=3), st.lists(annotated, max_size=2)).map(lambda m: m[0] + m[1])
+    header = (st.sampled_from([8, 9, 10, 11]) | st.integers(1, 12)).map(
+        lambda n: VCF_COLUMNS[:n] + [f"S{i}" for i in range(max(0, n - 9))])
+    annotation = st.builds(lambda key, parts: f"{key}=" + ",".join("|".join(p) for p in parts),
+                           st.sampled_from(["CSQ", "ANN", "DP"]),
+                           st.lists(st.lists(st.sampled_from(["T", "missense_variant", "stop_gained", "BRAF", "TP53",
+                                                               "synonymous_variant", "&", ""]), max_size=5),
+                                    max_size=3))
+    cell = annotation | st.sampled_from(["PASS", ".", "0/1", "1|1", "0/0", "GT:AD", "7", "140453136", "A", "T"]) \
+        | st.sampled_from(vocabulary["cells"]) | st.text(string.printable, max_size=10)
+    rows = header.flatmap(lambda h: st.tuples(st.just(h), st.lists(  # mostly one cell per column, some ragged
+        st.one_of(*[st.lists(cell, min_size=len(h), max_size=len(h))] * 3, st.lists(cell, max_size=12)), max_size=5)))
+    return st.tuples(meta, rows).map(lambda t: (t[0], *t[1]))
+
+
+def render_vcf(meta, header, rows) -> bytes:
+    lines = [*meta, "#" + "\t".join(header)] + ["\t".join(row) for row in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
+
+
+def test_vcf_shaped_files_end_in_a_report_or_a_message(schema, vocabulary, bundle):
+    from .test_serve_uploads import wide_csv
+
+    expression = wide_csv(bundle, [0], modalities=("expression",))
+
+    @FEWER
+    @given(vcfs(vocabulary), st.booleans())
+    def check(vcf, as_mutations):
+        data = render_vcf(*vcf)
+        if as_mutations:
+            _outcome(lambda: parse_profiles(expression, schema, mutations=data, mutations_name="calls.vcf"))
+        else:
+            _outcome(lambda: parse_profiles(data, schema, name="calls.vcf"))
+    check()
+
+
+def test_excel_workbooks_end_in_a_report_or_a_message(schema, vocabulary):
+    value = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-2**53, 2**53), st.booleans(),
+                      st.sampled_from(vocabulary["cells"]), st.text(string.printable, max_size=12), st.none())
+
+    @FEWER
+    @given(st.lists(st.sampled_from(vocabulary["columns"] + ["", "sample"]), min_size=1, max_size=6),
+           st.lists(st.lists(value, max_size=7), max_size=5), st.integers(0, 3))
+    def check(header, rows, skip):
+        buffer = io.BytesIO()
+        book = xlsxwriter.Workbook(buffer, {"in_memory": True, "nan_inf_to_errors": True})
+        sheet = book.add_worksheet()
+        for r, row in enumerate([header, *rows]):
+            for c, cell in enumerate(row):
+                if cell is not None:
+                    sheet.write(r + skip, c, cell)  # skip: a sheet whose table starts below its first row
+        book.close()
+        _outcome(lambda: parse_profiles(buffer.getvalue(), schema, name="fuzz.xlsx"))
+    check()
+
+
+def test_parquet_with_repeated_and_dictionary_columns_ends_in_a_report_or_a_message(schema, vocabulary):
+    kinds = {"float": st.floats(allow_nan=True, allow_infinity=True), "int": st.integers(-2**63, 2**63 - 1),
+             "text": st.sampled_from(vocabulary["cells"]), "category": st.sampled_from(vocabulary["cells"]),
+             "bool": st.booleans()}
+    column = st.sampled_from(sorted(kinds)).flatmap(
+        lambda kind: st.tuples(st.just(kind), st.lists(kinds[kind] | st.none(), min_size=3, max_size=3)))
+
+    @FEWER
+    @given(st.lists(st.tuples(st.sampled_from(vocabulary["columns"][:8]), column), min_size=1, max_size=6))
+    def check(columns):
+        arrays = []
+        for _, (kind, cells) in columns:
+            kind_type = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}.get(kind, pa.string())
+            array = pa.array(cells, kind_type)
+            arrays.append(array.dictionary_encode() if kind == "category" else array)
+        buffer = io.BytesIO()
+        pq.write_table(pa.table(arrays, names=[name for name, _ in columns]), buffer)  # names may repeat
+        _outcome(lambda: parse_profiles(buffer.getvalue(), schema, name="fuzz.parquet"))
+    check()

@@ -14,7 +14,6 @@ import argparse
 import json
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ VENDOR = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threa
 
 
 def build(assets: Path, model: str, out: Path) -> Path:
+    from drugresponse.atomic_files import atomic_folder
     from drugresponse.serve.catalog import Catalog
 
     dist = HERE / "node_modules" / "onnxruntime-web" / "dist"
@@ -34,10 +34,8 @@ def build(assets: Path, model: str, out: Path) -> Path:
         sys.exit(f"error: no model {assets / model}; the repository ships assets/model.onnx.")
     sidecar = json.loads((assets / model).with_suffix(".json").read_text())
     catalog = Catalog.load(assets)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".site-") as tmp:
-        site = Path(tmp) / "site"
-        (site / "vendor").mkdir(parents=True)
+    with atomic_folder(out) as site:  # the old site stays whole until the new one is complete
+        (site / "vendor").mkdir()
         (site / "lines").mkdir()
         for name in ("index.html", "app.mjs"):
             shutil.copyfile(HERE / name, site / name)
@@ -54,9 +52,6 @@ def build(assets: Path, model: str, out: Path) -> Path:
             codes = [np.where(np.isnan(profiles[m][i]), -128, profiles[m][i]).astype(np.int8).tobytes()
                      for m in ("mutation", "copy_number", "drivers")]
             (site / "lines" / f"{i}.bin").write_bytes(profiles["expression"][i].astype("<f4").tobytes() + b"".join(codes))
-        if out.exists():
-            shutil.rmtree(out)
-        site.rename(out)
     return out
 
 

@@ -6,14 +6,14 @@ samples' arrays as they are read; ``validate`` checks values and coverage; ``rea
 app (``parse_profiles``) and the batch CLI (``read_cohort``); ``limits`` bounds what one file may cost.
 """
 
-from .cohort import read_cohort
+from .cohort import read_cohort, read_mutation_file
 from .limits import APP, BATCH, Limits
 from .reader import parse_profiles
 from .schema import ProfileSchema
 from .validate import FLAG_BELOW, REFUSE_BELOW, UploadReport
 
 __all__ = ["APP", "BATCH", "FLAG_BELOW", "REFUSE_BELOW", "Limits", "ProfileSchema", "UploadReport",
-           "parse_profiles", "read_cohort"]
+           "parse_profiles", "read_cohort", "read_mutation_file"]
 
 FORMAT_HELP = """Two layouts are accepted (column names are case-insensitive), as comma- or tab-separated text or parquet:
 

@@ -7,6 +7,13 @@
 
 Column names are case-insensitive. Gene and event names go through the schema's resolvers (model names, case,
 Ensembl IDs, HGNC symbols; event aliases); what the model does not know is counted and ignored.
+
+Columns given more than once follow the rule of genes-as-rows tables (``gene_tables``): names the model does not
+know are ignored however often they appear; expression columns whose different names are one model gene (a retired
+and a current symbol, KIAA1324 and ELAPOR1) are combined, summed for a sample on a linear scale and averaged on a
+log scale, and reported. The same name of a model gene twice is refused (in the app's wide layout, a column pasted
+twice), unless the caller asks to combine it (``combine_repeated``, meant for genes-as-columns tables, where RNA-seq
+outputs list some gene names twice). Other inputs given twice for one feature are refused.
 """
 
 from __future__ import annotations
@@ -21,10 +28,11 @@ from drugresponse.errors import UserError
 
 from ..runtime import MODALITIES
 from .cells import encode_names, line_of, parse_numbers, text_column
-from .identifiers import Resolution
+from .identifiers import UNKNOWN, Resolution
 from .limits import Limits
 from .samples import SampleArrays
 from .schema import ProfileSchema
+from .validate import LINEAR_ABOVE
 
 MODALITY_NAMES = {"expression": "expression", "mutation": "mutation", "copy_number": "copy_number",
                   "driver": "drivers", "drivers": "drivers"}
@@ -43,12 +51,13 @@ def layout_of(header: list[str]) -> str | None:
     return None
 
 
-def check_header(columns: list[str]) -> None:
-    """Refuse a header that names a column twice (a reader would silently rename one)."""
+def check_header(columns: list[str], allowed: set[str] = frozenset()) -> None:
+    """Refuse a header that names a column twice (a reader would silently rename one), except the ``allowed`` names
+    (lower case), whose repeats the caller handles."""
     seen = set()
     for column in columns:
         key = column.strip().lower()
-        if key in seen:
+        if key in seen and key not in allowed:
             raise UserError(f"column {column.strip()!r} appears more than once in the header; give each column once.")
         seen.add(key)
 
@@ -57,14 +66,16 @@ def check_header(columns: list[str]) -> None:
 class Reading:
     """What reading a file found besides the values: names ignored, names renamed, per modality."""
 
-    unknown: dict[str, set] = field(default_factory=lambda: {m: set() for m in MODALITIES})
+    unknown: dict[str, set] = field(default_factory=lambda: {m: set() for m in MODALITIES})  # not ambiguous ones
     resolved: dict[str, Resolution] = field(default_factory=dict)
     ignored_inputs: Counter = field(default_factory=Counter)  # mutation:GENE given though the model reads events
+    duplicates: dict[str, int] = field(default_factory=dict)  # model gene -> expression columns combined into it
 
     def note(self, modality: str, names, resolution: Resolution) -> None:
         unknown = self.unknown[modality]
-        if len(unknown) < UNKNOWN_NAMES_KEPT:
-            unknown.update(np.asarray(names, dtype=object)[resolution.indices < 0][:UNKNOWN_NAMES_KEPT].tolist())
+        if len(unknown) < UNKNOWN_NAMES_KEPT:  # ambiguous names are reported as such, not as unknown
+            unknown.update(np.asarray(names, dtype=object)[resolution.indices == UNKNOWN][:UNKNOWN_NAMES_KEPT].tolist())
+            unknown.update(list(resolution.unknown_names)[:UNKNOWN_NAMES_KEPT])
         if modality in self.resolved:
             self.resolved[modality].merge(resolution)
         else:
@@ -74,14 +85,15 @@ class Reading:
 def resolve(schema: ProfileSchema, modality: str, names: list[str]) -> Resolution:
     if modality == "drivers":
         return schema.events.resolve(names, schema.genes)
-    return schema.genes.resolve(names)
+    return schema.genes.resolve(names, set(schema.features_read[modality]))
 
 
 class WideLayout:
-    """``sample`` + ``modality:NAME`` columns; the header is placed once for a whole file."""
+    """``sample`` + ``modality:NAME`` columns; the header is placed once for a whole file. ``combine_repeated``: the
+    same expression name twice is combined, not refused (a genes-as-columns table; see the module docstring)."""
 
-    def __init__(self, header: list[str], schema: ProfileSchema, reading: Reading):
-        check_header(header)
+    def __init__(self, header: list[str], schema: ProfileSchema, reading: Reading, combine_repeated: bool = False):
+        check_header(header, _repeats_allowed(header, schema, combine_repeated))
         lower = [c.strip().lower() for c in header]
         self.sample = lower.index("sample")
         self.placed: dict[str, tuple[list[int], np.ndarray]] = {}
@@ -95,20 +107,28 @@ class WideLayout:
                 raise UserError(f"column {column!r} is not of the form modality:NAME with modality one of {ACCEPTED}.")
             by_modality[modality][0].append(position)
             by_modality[modality][1].append(name.strip())
+        self.repeats: tuple[list[int], np.ndarray] = ([], np.zeros(0, np.int64))  # expression columns to combine
         for modality, (positions, names) in by_modality.items():
             resolution = resolve(schema, modality, names)
             reading.note(modality, names, resolution)
-            known = resolution.indices >= 0
-            columns = resolution.indices[known]
+            known = np.flatnonzero(resolution.indices >= 0)
             first: dict[int, str] = {}
-            for name, j in zip(np.asarray(names, dtype=object)[known], columns.tolist()):
-                if j in first:
+            placed, repeats = [], []
+            for k in known.tolist():
+                j, name = int(resolution.indices[k]), names[k]
+                if j in first and modality != "expression":
                     raise UserError(f"{modality} columns {first[j]!r} and {name!r} are the same model feature "
                                     f"{schema.features[modality][j]!r}; give each once.")
-                first[j] = name
-            self.placed[modality] = ([p for p, k in zip(positions, known) if k], columns)
+                (repeats if j in first else placed).append(k)
+                first.setdefault(j, name)
+            self.placed[modality] = ([positions[k] for k in placed], resolution.indices[placed])
+            if repeats:
+                self.repeats = ([positions[k] for k in repeats], resolution.indices[repeats])
+                counts = Counter(resolution.indices[known].tolist())
+                reading.duplicates.update({schema.features[modality][j]: n for j, n in counts.items() if n > 1})
         self.header = header
-        self.positions = [p for positions, _ in self.placed.values() for p in positions]  # read in one block
+        # every value column read in one block: placed columns by modality, then the repeats
+        self.positions = [p for positions, _ in self.placed.values() for p in positions] + self.repeats[0]
 
     def read(self, chunk: pl.DataFrame, first_line: int, arrays: SampleArrays, limits: Limits,
              seen: set | None = None) -> list[str]:
@@ -122,6 +142,8 @@ class WideLayout:
             return names
         # every value column in one selection and one conversion: a cohort has thousands of columns
         values = parse_numbers(chunk.select(pl.nth(self.positions)), first_line, [self.header[p] for p in self.positions])
+        if self.repeats[0]:
+            self._combine(values)
         start = 0
         contiguous = len(rows) and rows[-1] - rows[0] == len(rows) - 1  # new samples, in order: a slice of rows
         for modality, (positions, columns) in self.placed.items():
@@ -133,6 +155,41 @@ class WideLayout:
                     arrays.values[modality][np.ix_(rows, columns)] = part
                 start += len(positions)
         return names
+
+    def _combine(self, values: np.ndarray) -> None:
+        """Fold the repeated expression columns (the last block of ``values``) into their first column, per sample:
+        the sum on a linear scale (TPM of two loci add up), the mean on a log scale, as ``gene_tables`` does."""
+        before = sum(len(p) for m, (p, _) in self.placed.items() if MODALITIES.index(m) < MODALITIES.index("expression"))
+        placed = self.placed["expression"][1]
+        expression = values[:, before:before + len(placed)]
+        repeated = values[:, values.shape[1] - len(self.repeats[0]):]
+        at = {j: i for i, j in enumerate(placed.tolist())}
+        targets = np.array([at[j] for j in self.repeats[1].tolist()], np.int64)
+        linear = np.fmax(np.fmax.reduce(expression, axis=1), np.fmax.reduce(repeated, axis=1)) > LINEAR_ABOVE
+        total, given = np.nan_to_num(expression).astype(np.float64), (~np.isnan(expression)).astype(np.int64)
+        np.add.at(total.T, targets, np.nan_to_num(repeated).T)
+        np.add.at(given.T, targets, (~np.isnan(repeated)).T)
+        touched = np.unique(targets)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            combined = np.where(linear[:, None], total[:, touched], total[:, touched] / given[:, touched])
+        expression[:, touched] = np.where(given[:, touched] > 0, combined, np.nan)
+
+
+def _repeats_allowed(header: list[str], schema: ProfileSchema, combine_repeated: bool) -> set[str]:
+    """Column names (lower case) that may appear more than once: names of nothing the model knows, and, with
+    ``combine_repeated``, expression names of model genes."""
+    counts = Counter(c.strip().lower() for c in header)
+    repeated = [c.strip() for c in dict.fromkeys(header) if counts[c.strip().lower()] > 1]
+    allowed = set()
+    for column in repeated:
+        prefix, _, name = column.partition(":")
+        modality = MODALITY_NAMES.get(prefix.strip().lower())
+        if modality is None or not name.strip():
+            continue  # refused as a column that is not modality:NAME, or as a repeated "sample"
+        j = resolve(schema, modality, [name.strip()]).indices[0]
+        if j < 0 or (combine_repeated and modality == "expression"):  # unknown or ambiguous: ignored however often
+            allowed.add(column.lower())
+    return allowed
 
 
 class LongLayout:

@@ -21,7 +21,7 @@ from ..runtime import MODALITIES
 from . import gene_tables
 from .app_layouts import LongLayout, Reading, WideLayout
 from .limits import BATCH, Limits
-from .reader import gene_columns_header, rows_per_chunk
+from .reader import gene_columns_header, read_mutations, rows_per_chunk
 from .recognise import MUTATIONS, recognise
 from .samples import SampleArrays
 from .schema import ProfileSchema
@@ -46,6 +46,13 @@ class Cohort:
     description: str  # what the file was read as
     samples: int | None  # known in advance (rows of a wide table, columns of a genes-as-rows one), for progress
     chunks: Iterator  # (report of checked samples, samples skipped)
+    reading: Reading  # how names were mapped, complete once the chunks are read
+
+
+def read_mutation_file(source: Path, schema: ProfileSchema, limits: Limits = BATCH):
+    """A cohort's mutation list (VCF, MAF, gene and change table) read whole, within ``limits``: its events per
+    sample are small beside the expression."""
+    return read_mutations(open_table(source, limits), schema, limits)
 
 
 def read_cohort(source: Path, schema: ProfileSchema, chunk: int, skip_invalid: bool = False,
@@ -60,14 +67,15 @@ def read_cohort(source: Path, schema: ProfileSchema, chunk: int, skip_invalid: b
                         "needs each sample's expression.")
     if found.kind == "gene rows":
         chunks = _gene_rows_cohort(table, found.genes, schema, chunk, skip_invalid, limits, reading)
-        return Cohort(table, found.description, len(found.genes.sample_columns), chunks)
+        return Cohort(table, found.description, len(found.genes.sample_columns), chunks, reading)
     if found.kind == "long":
         chunks = _long_cohort(table, LongLayout(table.header, schema, reading), schema, chunk, skip_invalid, limits,
                               reading)
-        return Cohort(table, found.description, None, chunks)
+        return Cohort(table, found.description, None, chunks, reading)
     header = gene_columns_header(table.header) if found.kind == "gene columns" else table.header
-    chunks = _wide_cohort(table, WideLayout(header, schema, reading), schema, chunk, skip_invalid, limits, reading)
-    return Cohort(table, found.description, table.rows, chunks)
+    layout = WideLayout(header, schema, reading, combine_repeated=found.kind == "gene columns")
+    chunks = _wide_cohort(table, layout, schema, chunk, skip_invalid, limits, reading)
+    return Cohort(table, found.description, table.rows, chunks, reading)
 
 
 def _gene_rows_cohort(table, spec, schema, chunk, skip_invalid, limits, reading):

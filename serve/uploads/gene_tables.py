@@ -13,12 +13,15 @@ Identifiers are resolved as everywhere (model names, case, Ensembl IDs with or w
 table has an ID column and a name column, the ID is tried first. Rows that resolve to the same model gene (a gene name
 listed twice, as nf-core tables do for some genes) are combined: summed when the sample's values are on a linear
 scale (TPM and counts of two loci add up), averaged when they are on a log scale; the report names them. Rows of
-genes the model does not know are ignored, duplicated or not.
+genes the model does not know are ignored, duplicated or not, and counted apart from rows whose identifier is
+ambiguous (reported with their candidates). A table that names transcripts (Salmon's transcript-level ``quant.sf``)
+and no gene is refused with the gene-level file to upload instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -26,7 +29,7 @@ import polars as pl
 from drugresponse.errors import UserError
 
 from .cells import parse_numbers, text_column
-from .identifiers import Resolution
+from .identifiers import AMBIGUOUS, UNKNOWN, Resolution
 from .limits import Limits
 from .schema import ProfileSchema
 from .tables import Table
@@ -38,6 +41,9 @@ ID_COLUMNS = ("gene_id", "gene", "gene_name", "gene_symbol", "symbol", "hugo_sym
 VALUE_COLUMN = {"rsem": "tpm", "salmon": "tpm"}
 RSEM = {"gene_id", "expected_count", "tpm"}
 SALMON = {"name", "length", "effectivelength", "tpm", "numreads"}
+FEATURE_COUNTS = ["geneid", "chr", "start", "end", "strand", "length"]
+TRANSCRIPT = r"^(ENS[A-Z]*T\d{11}|[NX][MR]_\d+)(\.\d+)?$"  # Ensembl or RefSeq transcript IDs
+UNKNOWN_NAMES_KEPT = 50_000  # distinct unknown identifiers remembered for the report (a file can invent millions)
 
 
 @dataclass
@@ -49,8 +55,9 @@ class GeneTable:
     sample_columns: list[int]
     sample_names: list[str]
     duplicates: dict[str, int] = field(default_factory=dict)  # model gene -> rows combined
-    unknown_rows: int = 0  # rows whose identifiers name no model gene
+    unknown_rows: int = 0  # rows whose identifiers name no model gene (ambiguous ones are not counted here)
     unknown_examples: list[str] = field(default_factory=list)
+    transcript_rows: int = 0  # rows named by a transcript ID
 
 
 def recognise(table: Table, sample_name: str) -> GeneTable | None:
@@ -66,6 +73,10 @@ def recognise(table: Table, sample_name: str) -> GeneTable | None:
         return GeneTable("Salmon quant", [lower.index("name")], [lower.index("tpm")], [sample_name])
     if lower[:2] == ["gene_id", "gene_name"]:
         return GeneTable("nf-core merged", [0, 1], list(range(2, len(lower))), table.header[2:])
+    if lower[:6] == FEATURE_COUNTS:  # one column per aligned file, named by its path
+        names = [Path(c).name.removesuffix(".bam").removesuffix(".sorted") for c in table.header[6:]]
+        return GeneTable("featureCounts (read counts, not normalised for gene length: the TPM table of the same run "
+                         "is better)", [0], list(range(6, len(lower))), names)
     return None
 
 
@@ -79,10 +90,14 @@ def generic(table: Table) -> GeneTable:
     return GeneTable("genes as rows", ids, samples, [table.header[i] for i in samples])
 
 
+def read_genes(schema: ProfileSchema) -> set[str]:
+    return set(schema.features_read["expression"])
+
+
 def mapped_share(schema: ProfileSchema, names: list[str]) -> float:
     """Share of ``names`` that are model genes (how a table shows which of its axes holds genes)."""
     names = [n for n in names if n]
-    return float(np.mean(schema.genes.resolve(names).indices >= 0)) if names else 0.0
+    return float(np.mean(schema.genes.resolve(names, read_genes(schema)).indices >= 0)) if names else 0.0
 
 
 def orientation(table: Table, schema: ProfileSchema, first_column: list[str]) -> str:
@@ -97,19 +112,28 @@ def orientation(table: Table, schema: ProfileSchema, first_column: list[str]) ->
 
 
 def _resolve_rows(schema: ProfileSchema, ids: list[pl.Series]) -> Resolution:
-    """Each row's model gene: the first identifier column that resolves wins (an ID before a name)."""
-    out = schema.genes.resolve(ids[0].to_list())
+    """Each row's model gene: the first identifier column that resolves wins (an ID before a name). A row none of
+    whose identifiers resolves is ambiguous when one of them is, and then reported with its candidates once."""
+    read = read_genes(schema)
+    out = schema.genes.resolve(ids[0].to_list(), read)
+    ambiguous = dict(out.ambiguous)
     for column in ids[1:]:
         unresolved = np.flatnonzero(out.indices < 0)
         if not len(unresolved):
             break
-        more = schema.genes.resolve(column.gather(unresolved).to_list())
+        more = schema.genes.resolve(column.gather(unresolved).to_list(), read)
         better = more.indices >= 0
         out.indices[unresolved[better]] = more.indices[better]
+        out.indices[unresolved[(more.indices == AMBIGUOUS) & (out.indices[unresolved] == UNKNOWN)]] = AMBIGUOUS
         out.how.update(more.how)
         out.renamed.update(list(more.renamed.items())[:20 - len(out.renamed)])
-        for name, candidates in more.ambiguous.items():
-            out.ambiguous.setdefault(name, candidates)
+        out.chosen.update(list(more.chosen.items())[:50 - len(out.chosen)])
+        ambiguous.update(more.ambiguous)
+    # the names of rows left ambiguous (a row whose ID was ambiguous but whose name resolved is not)
+    left = set(np.flatnonzero(out.indices == AMBIGUOUS).tolist())
+    names = {n for column in ids for n in column.gather(sorted(left)).to_list()} if left else set()
+    out.ambiguous = {n: c for n, c in ambiguous.items() if n in names}
+    out.n_ambiguous = len(left)
     return out
 
 
@@ -129,11 +153,15 @@ def read_gene_rows(table: Table, spec: GeneTable, schema: ProfileSchema, limits:
     for chunk, first_line in table.chunks(rows_per_chunk):
         ids = [text_column(chunk[:, i], first_line, "gene identifier", limits, required=False) for i in spec.id_columns]
         found = _resolve_rows(schema, ids)
+        known, unknown = found.indices >= 0, found.indices == UNKNOWN
+        unknown_names = ids[0].filter(pl.Series(unknown)).drop_nulls()
+        if len(resolution.unknown_names) < UNKNOWN_NAMES_KEPT:
+            found.unknown_names.update(unknown_names.head(UNKNOWN_NAMES_KEPT).to_list())
         resolution.merge(found)
-        known = found.indices >= 0
-        spec.unknown_rows += int((~known).sum())
+        spec.unknown_rows += int(unknown.sum())
+        spec.transcript_rows += int(unknown_names.str.contains(TRANSCRIPT).sum())
         if len(spec.unknown_examples) < 5:
-            spec.unknown_examples += ids[0].filter(pl.Series(~known)).drop_nulls().head(5 - len(spec.unknown_examples)).to_list()
+            spec.unknown_examples += unknown_names.head(5 - len(spec.unknown_examples)).to_list()
         if not known.any():
             continue
         in_chunk = chunk.columns  # a property that builds the list: once, not per column
@@ -145,6 +173,11 @@ def read_gene_rows(table: Table, spec: GeneTable, schema: ProfileSchema, limits:
         np.add.at(given.T, genes, ~np.isnan(values))
         np.add.at(rows_of, genes, 1)
         largest = np.fmax(largest, np.fmax.reduce(values, axis=0))
+    if not rows_of.any() and spec.transcript_rows > table.rows // 2:
+        raise UserError(f"{table.name} ({spec.kind}) names transcripts, not genes (e.g. "
+                        f"{', '.join(spec.unknown_examples[:3])}): the model reads gene-level expression. Upload the "
+                        "gene-level file instead: nf-core/rnaseq's salmon.merged.gene_tpm.tsv, Salmon's quant.genes.sf, "
+                        "RSEM's genes.results, or a tximport gene-level table.")
     spec.duplicates = {schema.features["expression"][j]: int(rows_of[j]) for j in np.flatnonzero(rows_of > 1)}
     linear = largest > LINEAR_ABOVE  # per sample: the rule for combining its duplicated genes
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -6,12 +6,16 @@ Genes, in this order (the first rule that applies wins):
 2. the assets' identifier table (``gene_identifiers.parquet``, built at export from the pinned HGNC complete set):
    an Ensembl gene ID with or without its version, a current HGNC symbol, a previous symbol, an alias, in any case.
    Where HGNC's own precedence (approved symbol over previous symbol over alias) leaves one gene, that gene; where
-   it leaves several, the name is ambiguous: reported, never merged into one of them.
+   it leaves several, the name is ambiguous: reported, never merged into one of them;
+3. one exception, stated in the report: where the candidates are one HGNC gene that GDSC's panel names twice (a
+   previous and a current symbol, e.g. ``C2orf48`` and ``RRM2`` for ENSG00000171848) and the model reads exactly one
+   of the two names, the name it reads. Nothing is merged (the other name is not read), and the choice is reported.
 
 Events: the GDSC name in any case, or a short alias: ``ERBB2_amp`` / ``ERBB2_gain`` for the recurrent gained region
 that holds ERBB2, ``CDKN2A_del`` / ``CDKN2A_loss`` for a lost one, ``BCR-ABL1``, ``BCR::ABL1`` or ``BCR-ABL`` for the
 fusion, ``EWSR1-FLI1`` (``EWSR1::FLI1``), ``MSI`` for ``MSI_FACTOR``, and a gene's current symbol for its
-``_mut`` event. A gene in several regions of the same kind has no alias (ambiguous).
+``_mut`` event. A gene in several regions of the same kind has no alias (ambiguous). A gene-level gain or loss
+(``regions``) sets every region of its kind that lists the gene.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import polars as pl
 UNKNOWN, AMBIGUOUS = -1, -2
 ENSEMBL = re.compile(r"^(ENSG\d{11})(\.\d+)?(_PAR_Y)?$", re.IGNORECASE)
 _REGION = re.compile(r"^(gain|loss)_cnaPANCAN\d+(?:_\((.*)\))?$")
+_ONE_GENE = re.compile(r"^([^,()]+) \(GDSC: ([^()]+\|[^()]+)\)$")  # one HGNC gene that GDSC names more than once
+ONE_GENE_READ = "one gene, the name read"
 FUSION_ALIASES = {"BCR-ABL": "BCR-ABL_mut", "BCR-ABL1": "BCR-ABL_mut", "BCR::ABL1": "BCR-ABL_mut",
                   "BCR/ABL": "BCR-ABL_mut", "BCR/ABL1": "BCR-ABL_mut", "EWSR1-FLI1": "EWSR1-FLI1_mut",
                   "EWSR1::FLI1": "EWSR1-FLI1_mut", "EWS-FLI1": "EWSR1-FLI1_mut", "MSI": "MSI_FACTOR",
@@ -40,11 +46,17 @@ class Resolution:
     how: Counter = field(default_factory=Counter)  # rule -> names resolved by it (not counting the model's own)
     ambiguous: dict[str, str] = field(default_factory=dict)  # name -> the genes it could mean
     renamed: dict[str, str] = field(default_factory=dict)  # a few examples: name in the file -> model feature
+    n_ambiguous: int = 0  # ambiguous names, all of them (``ambiguous`` keeps the first 50)
+    chosen: dict[str, str] = field(default_factory=dict)  # name -> why the one gene's name the model reads was taken
+    unknown_names: set = field(default_factory=set)  # names of nothing the model knows, where the caller keeps them
 
     def merge(self, other: "Resolution") -> None:
         self.how.update(other.how)
+        self.n_ambiguous += other.n_ambiguous
         self.ambiguous.update(list(other.ambiguous.items())[:50 - len(self.ambiguous)])
         self.renamed.update(list(other.renamed.items())[:20 - len(self.renamed)])
+        self.chosen.update(list(other.chosen.items())[:50 - len(self.chosen)])
+        self.unknown_names.update(list(other.unknown_names)[:max(0, 50_000 - len(self.unknown_names))])
 
 
 class GeneResolver:
@@ -60,36 +72,56 @@ class GeneResolver:
             for key, symbol, rule, candidates in table.select("identifier", "symbol", "rule", "candidates").iter_rows():
                 self.table[key] = (symbol, rule, candidates or "")
 
-    def symbol(self, name: str) -> tuple[str | None, str]:
-        """(GDSC symbol or None, rule): the gene a name stands for, whether or not the model reads it as a column."""
+    def symbol(self, name: str, read: set | None = None) -> tuple[str | None, str]:
+        """(GDSC symbol or None, rule): the gene a name stands for, whether or not the model reads it as a column;
+        ``read`` (the names the model reads) settles one gene that GDSC names twice (rule 3 of the module)."""
         if name in self.exact:
             return name, "model"
         key = name.strip().upper()
         if key in self.folded:
             return self.genes[self.folded[key]], "case"
-        ensembl = ENSEMBL.match(key)
-        entry = self.table.get(ensembl.group(1) if ensembl else key)
+        entry = self.table.get(self._key(key))
         if entry is None:
             return None, "unknown"
         symbol, rule, candidates = entry
-        return (symbol, rule) if symbol is not None else (None, "ambiguous:" + candidates)
+        if symbol is not None:
+            return symbol, rule
+        one = self.one_gene_read(candidates, read)
+        return (one, ONE_GENE_READ) if one else (None, "ambiguous:" + candidates)
 
-    def resolve(self, names: list[str]) -> Resolution:
+    def one_gene_read(self, candidates: str, read: set | None) -> str | None:
+        """The model's name for one HGNC gene that GDSC names twice, where the model reads exactly one of them."""
+        match = _ONE_GENE.match(candidates) if read else None
+        names = [n for n in match.group(2).split("|") if n in read and n in self.exact] if match else []
+        return names[0] if len(names) == 1 else None
+
+    def resolve(self, names: list[str], read: set | None = None) -> Resolution:
+        """Each name's column (``UNKNOWN``, ``AMBIGUOUS`` or an index); ``read``: the names the model reads."""
         out = Resolution(np.full(len(names), UNKNOWN, dtype=np.int64))
         for i, name in enumerate(names):
             if not name:  # an empty or missing cell names nothing
                 continue
-            symbol, rule = self.symbol(name)
+            symbol, rule = self.symbol(name, read)
             if rule.startswith("ambiguous:"):
                 out.indices[i] = AMBIGUOUS
-                out.ambiguous[name] = rule.split(":", 1)[1]
+                out.n_ambiguous += 1
+                if len(out.ambiguous) < 50:
+                    out.ambiguous[name] = rule.split(":", 1)[1]
             elif symbol is not None and symbol in self.exact:
+                if rule == ONE_GENE_READ and len(out.chosen) < 50:
+                    out.chosen[name] = f"{symbol} ({self.table[self._key(name)][2]}; the model reads {symbol})"
                 out.indices[i] = self.exact[symbol]
                 if rule != "model":
                     out.how[rule] += 1
                     if len(out.renamed) < 20 and name.strip() != symbol:
                         out.renamed[name] = symbol
         return out
+
+    @staticmethod
+    def _key(name: str) -> str:
+        key = name.strip().upper()
+        ensembl = ENSEMBL.match(key)
+        return ensembl.group(1) if ensembl else key
 
 
 class EventResolver:
@@ -107,6 +139,7 @@ class EventResolver:
             match = _REGION.match(event)
             for gene in (match.group(2) or "").split(",") if match else []:
                 regions.setdefault((gene.strip().upper(), match.group(1)), []).append(j)
+        self.regions_of_gene = regions  # (GENE, "gain" or "loss") -> every region of that kind that lists the gene
         for (gene, kind), where in regions.items():
             if len(where) == 1:  # a gene in two regions of one kind has no alias: it would be a guess
                 for suffix in (("_AMP", "_GAIN") if kind == "gain" else ("_DEL", "_LOSS")):
@@ -141,6 +174,14 @@ class EventResolver:
             if symbol is not None and f"{symbol}_mut" in self.exact:
                 return self.exact[f"{symbol}_mut"], "gene symbol"
         return UNKNOWN, "unknown"
+
+    def regions(self, gene: str, kind: str, genes: GeneResolver | None = None) -> list[int]:
+        """Every ``kind`` (``gain`` or ``loss``) region that lists ``gene`` (GDSC's spelling, or its current symbol)."""
+        found = self.regions_of_gene.get((gene.strip().upper(), kind))
+        if found is None and genes is not None:
+            symbol, _ = genes.symbol(gene.strip())
+            found = self.regions_of_gene.get((symbol.upper(), kind)) if symbol else None
+        return list(found or [])
 
     def mutation_event(self, gene: str, genes: GeneResolver | None = None) -> int:
         """The ``GENE_mut`` event of a gene named in a mutation list (current or GDSC symbol), or ``UNKNOWN``."""

@@ -1,67 +1,72 @@
 """Mutation and alteration lists mapped onto GDSC's cancer functional events (the model's ``drivers`` input).
 
-Accepted: VCF annotated by VEP (``CSQ``) or snpEff (``ANN``); MAF; a table with a gene column and a change column
-(``gene, protein_change``; optionally ``sample``); or plain text such as ``BRAF V600E, TP53 R273H``.
+Accepted: VCF annotated by VEP (``CSQ``) or snpEff (``ANN``) (``vcf_files``); MAF; a table with a gene column and a
+change column (``gene, protein_change``; optionally ``sample``); or plain text (``item_lists``) such as
+``BRAF V600E, TP53 R273H`` or ``BRAF:V600E; TP53:R273H``.
 
-The rule, written down:
+The rule, written down (the words are in ``mutation_words``; changes are read in any case, ``p.`` ignored):
 
-- a **protein-altering variant** (missense, nonsense, frameshift, in-frame insertion or deletion, splice site, start
-  or stop lost; in a VCF only records whose FILTER is PASS or ``.``) in a gene sets that gene's ``GENE_mut`` event to
-  1. Synonymous, intronic, UTR and intergenic variants set nothing. GDSC's own calls are of the same classes in cancer
-  genes, so a variant of unknown significance counts as GDSC would have counted it;
-- a change written ``WT``, ``wild type``, ``negative``, ``not detected``, ``none`` or ``0`` sets ``GENE_mut`` to 0:
-  the gene was tested and found unaltered;
-- ``amp``, ``amplification`` or ``gain`` sets the recurrent gained region that holds the gene (``ERBB2`` ->
-  ``gain_cnaPANCAN301_(CDK12,ERBB2,MED24)``); ``del``, ``deletion``, ``loss`` or ``homozygous deletion`` the lost one;
-- a fusion named ``BCR-ABL1``, ``BCR::ABL1``, ``BCR-ABL``, ``EWSR1-FLI1`` or ``EWSR1::FLI1`` (as the gene, or as the
-  gene plus ``fusion``) sets that fusion event;
+- a change counts as a **mutation** of its gene, setting ``GENE_mut`` to 1, only if it looks like one: a protein
+  change (``V600E``, ``p.Val600Glu``, ``R273H``, ``Q61K``, ``E746_A750del``, ``R130fs*4``, ``R130*``/``R130X``, a
+  codon such as ``G12``, start or stop lost), an exon-level change (``exon 19 deletion``, ``exon 14 skipping``), a
+  variant class (missense, nonsense, frameshift, splice site, in-frame indel, truncating; VEP's and MAF's
+  protein-altering classes; in a VCF only PASS or ``.`` records), or a word: ``mut``, ``mutant``, ``mutated``,
+  ``mutation``, ``variant``, ``pathogenic``, ``oncogenic``; in a column named ``status``, ``mutation_status`` or
+  ``mutated``, also ``1``, ``yes``, ``true``. Synonymous, intronic, UTR and intergenic changes set nothing;
+- ``WT``, ``wild type``, ``negative``, ``not detected``, ``no mutation``, ``none``, ``no`` or ``0`` set ``GENE_mut``
+  to 0: the gene was tested and found unaltered;
+- ``unknown``, ``NA``, ``N/A``, ``?``, ``not tested``, ``untested``, an empty cell, and a **variant of unknown
+  significance** (``VUS``) leave the event unknown, and are reported: GDSC's events are functional cancer events, and
+  a VUS is not known to be one;
+- **copy number**: ``amp``, ``amplification``, ``gain``, ``overexpression``, ``high copy number``, or a copy number
+  of 9 or more (``CN=12``; 5 to 8 copies is a gain only in a near-diploid genome, so it stays unknown) sets every
+  recurrent gained region that lists the gene (``ERBB2`` -> ``gain_cnaPANCAN301_(CDK12,ERBB2,MED24)``); ``del``,
+  ``deletion``, ``loss``, ``homozygous deletion`` or ``CN=0`` every lost region that lists it. For ERBB2 (HER2),
+  ``positive`` is an amplification and ``negative`` or ``not amplified`` sets its gained region to 0;
+- a **fusion** named ``BCR-ABL1``, ``BCR::ABL1``, ``BCR-ABL``, ``EWSR1-FLI1`` or ``EWSR1::FLI1``, or any event named
+  by its GDSC name or alias (``BRAF_mut``, ``ERBB2_amp``, ``MSI``), on its own or with ``fusion``, ``positive``,
+  ``detected``, ``1`` or ``yes`` sets that event; with a wild-type word, 0;
+- **anything else is not guessed**: a change not understood, a gene the model does not know, and an alteration of a
+  known gene that is not one of GDSC's events (no ``GENE_mut``, no region listing the gene, a fusion GDSC does not
+  name) set nothing and are listed in the upload report;
+- a gene called both ways in one sample (a mutation and a ``WT`` row) counts as altered;
 - **every event the list does not mention stays unknown**: a list of the mutations found says nothing about genes
   that were not sequenced, and the model never reads unknown as wild type. Give ``WT`` rows for genes tested negative.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from drugresponse.errors import UserError
-
+from . import mutation_words as words
 from .cells import text_column
-from .identifiers import UNKNOWN
+from .item_lists import known_gene, named_event, split_items
 from .limits import Limits
 from .schema import ProfileSchema
 from .tables import Table
+from .vcf_files import open_vcf, records
 
-PROTEIN_ALTERING = {
-    # VEP / Sequence Ontology terms (also snpEff's)
-    "missense_variant", "stop_gained", "frameshift_variant", "splice_acceptor_variant", "splice_donor_variant",
-    "inframe_insertion", "inframe_deletion", "start_lost", "stop_lost", "protein_altering_variant",
-    "disruptive_inframe_insertion", "disruptive_inframe_deletion", "conservative_inframe_insertion",
-    "conservative_inframe_deletion", "exon_loss_variant",
-    # MAF Variant_Classification
-    "missense_mutation", "nonsense_mutation", "frame_shift_del", "frame_shift_ins", "in_frame_del", "in_frame_ins",
-    "splice_site", "translation_start_site", "nonstop_mutation",
-}
-NEGATIVE = {"wt", "wild type", "wildtype", "wild-type", "negative", "neg", "not detected", "none", "0", "absent", "no"}
-SILENT = {"silent", "synonymous", "synonymous_variant", "p.=", "="}
-GAIN = {"amp", "amplification", "amplified", "gain"}
-LOSS = {"del", "deletion", "deleted", "loss", "homozygous deletion", "homdel"}
 GENE_COLUMNS = ("gene", "gene_symbol", "hugo_symbol", "symbol", "gene_name")
+STATUS_COLUMNS = ("status", "mutation_status", "mutated")
 CHANGE_COLUMNS = ("protein_change", "mutation", "variant", "alteration", "change", "hgvsp", "hgvsp_short",
-                  "aa_change", "event", "status", "variant_classification")
+                  "aa_change", "event", "variant_classification", *STATUS_COLUMNS)
 SAMPLE_COLUMNS = ("sample", "tumor_sample_barcode", "sample_id", "sample_name")
-_ITEM_SPLIT = re.compile(r"[,;\n]+")
+PROTEIN_ALTERING = words.PROTEIN_ALTERING
 
 
 @dataclass
 class MutationCalls:
-    """Events per sample (event index -> 0/1) and what was not mapped."""
+    """Events per sample (event index -> 0/1) and what was not used, by why."""
 
     events: dict[str, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))
-    unmapped: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # "GENE change" not a GDSC event
+    unmapped: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # "GENE change": no GDSC event for it
+    unknown: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # "GENE change" that says unknown
+    not_understood: dict[str, str] = field(default_factory=dict)  # "GENE change" -> what was expected
+    unknown_genes: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # gene names the model lacks
+    notes: list[str] = field(default_factory=list)  # what reading the file chose (a VCF's tumour column)
     kind: str = ""
     variants: int = 0  # records or rows read
 
@@ -81,35 +86,40 @@ def is_vcf(table: Table) -> bool:
         [c.upper() for c in table.header[:5]] == ["CHROM", "POS", "ID", "REF", "ALT"]
 
 
-def is_item_list(table: Table, schema: ProfileSchema) -> bool:
-    """Plain text like ``BRAF V600E, TP53 R273H``: every header cell is a gene followed by a change."""
-    cells = [c.split() for c in table.header if c.strip()]
-    return bool(cells) and table.rows <= 1000 and all(
-        len(c) >= 1 and (schema.genes.symbol(c[0])[0] is not None or schema.events.index(c[0])[0] >= 0
-                         or c[0].upper() in ("BCR-ABL1", "BCR::ABL1", "EWSR1::FLI1")) for c in cells)
-
-
-def call(calls: MutationCalls, schema: ProfileSchema, sample: str, gene: str, change: str) -> None:
+def call(calls: MutationCalls, schema: ProfileSchema, sample: str, gene: str, change: str,
+         status: bool = False) -> None:
     """Apply the module's rule to one (gene, change) of one sample."""
-    gene, change = gene.strip(), " ".join(change.strip().lower().replace("p.", "").split())
-    words = change.split()
-    fusion = schema.events.index(gene)[0] if ("-" in gene or "::" in gene or "/" in gene) else UNKNOWN
-    if fusion >= 0:
-        calls.events[sample][fusion] = 0.0 if change in NEGATIVE else 1.0
+    gene, change = gene.strip(), change.strip()
+    shown = f"{gene} {change}".strip()
+    calls.events[sample]  # the sample exists even if nothing it lists is a GDSC event  # noqa: B018
+    event = named_event(schema, gene)
+    if event < 0 and not known_gene(schema, gene):
+        calls.unknown_genes[gene] += 1
         return
-    if change in SILENT or change.endswith("=") or (len(words) == 1 and re.fullmatch(r"([a-z])\d+\1", change)):
+    symbol = schema.genes.symbol(gene)[0] or gene
+    kind, why = words.classify(change, fusion=event >= 0, status=status, gene=symbol)
+    if kind == words.SILENT:
         return
-    if change in GAIN or change in LOSS:
-        j = schema.events.index(f"{gene}_{'amp' if change in GAIN else 'del'}", schema.genes)[0]
-        if j < 0:
-            symbol = schema.genes.symbol(gene)[0]
-            j = schema.events.index(f"{symbol}_{'amp' if change in GAIN else 'del'}")[0] if symbol else UNKNOWN
-    else:
-        j = schema.events.mutation_event(gene, schema.genes)
-    if j < 0:
-        calls.unmapped[f"{gene} {change}".strip()] += 1
+    if kind == words.UNKNOWN:
+        calls.unknown[shown + (f" ({why})" if why not in ("left unknown", "") else "")] += 1
         return
-    calls.events[sample][j] = 0.0 if change in NEGATIVE else 1.0
+    if kind == words.NOT_UNDERSTOOD:
+        calls.not_understood.setdefault(shown, why)
+        return
+    if event >= 0:
+        targets = [event]
+    elif kind in (words.MUTATED, words.WILD_TYPE):
+        targets = [j] if (j := schema.events.mutation_event(gene, schema.genes)) >= 0 else []
+    elif kind in (words.GAIN, words.NOT_GAINED, words.LOSS):
+        targets = schema.events.regions(gene, "loss" if kind == words.LOSS else "gain", schema.genes)
+    else:  # a fusion word beside a gene that is not one of GDSC's fusions
+        targets = []
+    if not targets:
+        calls.unmapped[shown] += 1
+        return
+    value = 0.0 if kind in (words.WILD_TYPE, words.NOT_GAINED) else 1.0
+    for j in targets:
+        calls.events[sample][j] = max(calls.events[sample].get(j, value), value)
 
 
 def read_table(table: Table, schema: ProfileSchema, limits: Limits, sample_name: str) -> MutationCalls:
@@ -118,6 +128,7 @@ def read_table(table: Table, schema: ProfileSchema, limits: Limits, sample_name:
     maf = "variant_classification" in lower and "hugo_symbol" in lower
     gene = next(lower.index(c) for c in GENE_COLUMNS if c in lower)
     change = lower.index("variant_classification") if maf else next(lower.index(c) for c in CHANGE_COLUMNS if c in lower)
+    status = lower[change] in STATUS_COLUMNS
     sample = next((lower.index(c) for c in SAMPLE_COLUMNS if c in lower), None)
     calls = MutationCalls(kind="MAF" if maf else "gene and change list")
     for chunk, first_line in table.chunks(50_000):
@@ -131,63 +142,31 @@ def read_table(table: Table, schema: ProfileSchema, limits: Limits, sample_name:
             if maf and c.strip().lower() not in PROTEIN_ALTERING:
                 calls.events[s]  # the sample exists even if none of its variants counts  # noqa: B018
                 continue
-            call(calls, schema, s, g, "" if maf else c)
+            call(calls, schema, s, g, c, status)
         calls.variants += chunk.height
     return calls
 
 
 def read_items(text: str, schema: ProfileSchema, sample_name: str) -> MutationCalls:
-    """``BRAF V600E, TP53 R273H; ERBB2 amp``: one sample."""
+    """``BRAF V600E, TP53 R273H; ERBB2 amp`` or ``BRAF:V600E``: one sample (see ``item_lists``)."""
     calls = MutationCalls(kind="plain list of alterations")
-    for item in _ITEM_SPLIT.split(text):
-        words = item.split()
-        if words:
-            call(calls, schema, sample_name, words[0], " ".join(words[1:]))
-            calls.variants += 1
+    for gene, change in split_items(text):
+        call(calls, schema, sample_name, gene, change)
+        calls.variants += 1
     calls.events[sample_name]  # noqa: B018 (the sample exists even if nothing in it is a GDSC event)
     return calls
 
 
-def _info(info: str, key: str) -> str | None:
-    for field_ in info.split(";"):
-        if field_.startswith(key + "="):
-            return field_[len(key) + 1:]
-    return None
-
-
 def read_vcf(table: Table, schema: ProfileSchema, limits: Limits, sample_name: str) -> MutationCalls:
-    """An annotated VCF: protein-altering PASS variants per sample (genotype with an alternative allele)."""
-    header = [c.upper() for c in table.header]
-    csq_format = next((line.split("Format:")[1].strip().strip('">').split("|") for line in table.preamble
-                       if line.startswith("##INFO=<ID=CSQ") and "Format:" in line), None)
-    if not any(line.startswith(("##INFO=<ID=CSQ", "##INFO=<ID=ANN")) for line in table.preamble):
-        raise UserError(f"{table.name}: this VCF has no gene annotation (no CSQ or ANN field). Annotate it with VEP or "
-                        "snpEff, or upload a table of gene and protein change (gene,protein_change).")
-    samples = table.header[9:] if len(header) > 9 else [sample_name]
-    limits.check_samples(len(samples))
-    calls = MutationCalls(kind="VCF (" + ("VEP" if csq_format else "snpEff") + " annotation)")
-    for name in samples:
+    """An annotated VCF (``vcf_files``): each protein-altering PASS record a sample carries is a ``variant`` of its
+    gene."""
+    vcf = open_vcf(table, limits, sample_name)
+    calls = MutationCalls(kind=vcf.kind, notes=list(vcf.notes))
+    for name in vcf.samples:
         calls.events[name]  # noqa: B018
-    for chunk, first_line in table.chunks(20_000):
-        for row in chunk.iter_rows():
-            calls.variants += 1
-            if row[6] not in ("PASS", "."):
-                continue
-            genes = set()
-            if csq_format:
-                at = {k: i for i, k in enumerate(csq_format)}
-                for entry in (_info(row[7], "CSQ") or "").split(","):
-                    parts = entry.split("|")
-                    terms = set(parts[at["Consequence"]].split("&")) if "Consequence" in at else set()
-                    if terms & PROTEIN_ALTERING and "SYMBOL" in at and parts[at["SYMBOL"]]:
-                        genes.add(parts[at["SYMBOL"]])
-            for entry in (_info(row[7], "ANN") or "").split(","):
-                parts = entry.split("|")
-                if len(parts) > 3 and set(parts[1].split("&")) & PROTEIN_ALTERING and parts[3]:
-                    genes.add(parts[3])
-            carriers = [s for s, gt in zip(samples, row[9:]) if re.search(r"[1-9]", gt.split(":")[0])] \
-                if len(row) > 9 else samples
-            for gene in genes:
-                for sample in carriers:
-                    call(calls, schema, sample, gene, "variant")
+    for carriers, genes in records(table, vcf):
+        calls.variants += 1
+        for gene in genes:
+            for sample in carriers:
+                call(calls, schema, sample, gene, "variant")
     return calls

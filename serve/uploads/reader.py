@@ -71,7 +71,8 @@ def read_expression(table: Table, schema: ProfileSchema, limits: Limits, found: 
                          f"{', '.join(spec.unknown_examples)}); ignored.")
         return Read(names, profiles, reading, found.description, notes, details)
     header = gene_columns_header(table.header) if found.kind == "gene columns" else table.header
-    layout = LongLayout(header, schema, reading) if found.kind == "long" else WideLayout(header, schema, reading)
+    layout = (LongLayout(header, schema, reading) if found.kind == "long"
+              else WideLayout(header, schema, reading, combine_repeated=found.kind == "gene columns"))
     arrays = SampleArrays(schema, limits)
     for chunk, first_line in table.chunks(rows_per_chunk(table)):
         layout.read(chunk, first_line, arrays, limits)

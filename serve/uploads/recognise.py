@@ -1,8 +1,9 @@
 """What an opened table is: which reader it needs, and how its samples and genes are laid out.
 
 In order: an annotated VCF; the app's long or wide layout; a MAF or a gene/change table; a known genes-as-rows table
-(nf-core merged, RSEM, Salmon, GCT); a plain list of alterations; otherwise a matrix whose genes run down the first
-column or across the header, whichever names more of the model's genes.
+(nf-core merged, RSEM, Salmon, GCT); a plain list of alterations (``item_lists``); otherwise a matrix whose genes
+run down the first column or across the header, whichever names more of the model's genes. Text that looks like a
+list of alterations but names too few known genes is refused with the list format expected, not read as a matrix.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import polars as pl
 
 from drugresponse.errors import UserError
 
-from . import gene_tables, mutation_lists
+from . import gene_tables, item_lists, mutation_lists
 from .app_layouts import layout_of
 from .schema import ProfileSchema
 from .tables import SUPPORTED, Table
@@ -47,8 +48,11 @@ def recognise(table: Table, schema: ProfileSchema) -> Recognised:
     spec = gene_tables.recognise(table, sample_name(table.name))
     if spec is not None:
         return Recognised("gene rows", f"{spec.kind}, genes as rows, {len(spec.sample_names)} sample(s)", spec)
-    if mutation_lists.is_item_list(table, schema):
+    if item_lists.is_item_list(table, schema):
         return Recognised("alteration list", "a plain list of alterations")
+    problem = item_lists.problem(table, schema)
+    if problem:
+        raise UserError(problem)
     first = next(table.chunks(2000), (None, 0))[0]
     if first is None or not first.height:
         raise UserError(f"{table.name} has a header but no rows; expected at least one sample (accepted: {SUPPORTED}).")

@@ -9,12 +9,14 @@ import numpy as np
 from drugresponse.errors import UserError
 
 from .app_layouts import Reading
+from .identifiers import ONE_GENE_READ
 from .mutation_lists import MutationCalls
 from .schema import ProfileSchema
 
 RULES = {"case": "by a different case", "ensembl": "by Ensembl gene ID", "approved": "by current HGNC symbol",
          "previous": "by previous HGNC symbol", "alias": "by HGNC alias", "gdsc": "by GDSC's spelling",
-         "event alias": "by event alias", "gene symbol": "by the gene's current symbol"}
+         "event alias": "by event alias", "gene symbol": "by the gene's current symbol",
+         ONE_GENE_READ: "as the one name the model reads of a gene GDSC names twice"}
 
 
 def _examples(items, n: int = 5) -> str:
@@ -23,40 +25,48 @@ def _examples(items, n: int = 5) -> str:
 
 
 def identifier_notes(reading: Reading, details: dict) -> list[str]:
+    """Names mapped (and how), ambiguous, chosen, unknown; a genes-as-rows table's unknown rows are noted by the reader
+    (``details["unknown_rows"]``), so not again here."""
     notes = []
     for modality, resolution in reading.resolved.items():
         unknown = len(reading.unknown[modality])
         mapped = sum(resolution.how.values())
         details.setdefault("identifiers", {})[modality] = {
             "mapped_by": dict(resolution.how), "examples": dict(list(resolution.renamed.items())[:10]),
-            "ambiguous": dict(list(resolution.ambiguous.items())[:50]), "unknown": unknown}
+            "ambiguous": dict(list(resolution.ambiguous.items())[:50]), "ambiguous_count": resolution.n_ambiguous,
+            "one_gene_read": dict(resolution.chosen), "unknown": unknown}
         if mapped:
             how = ", ".join(f"{n:,} {RULES.get(rule, rule)}" for rule, n in resolution.how.most_common())
             notes.append(f"{modality}: {mapped:,} name(s) mapped to the model's names ({how}; e.g. "
                          f"{_examples(f'{a} → {b}' for a, b in resolution.renamed.items())}).")
-        if resolution.ambiguous:
-            notes.append(f"{modality}: {len(resolution.ambiguous):,} name(s) are ambiguous and were not used, since "
+        if resolution.chosen:
+            notes.append(f"{modality}: {len(resolution.chosen):,} name(s) stand for one HGNC gene that GDSC's panel "
+                         "names twice (a previous and a current symbol); each was read as the one name the model "
+                         f"reads, nothing merged: {_examples(f'{a} → {b}' for a, b in resolution.chosen.items())}.")
+        if resolution.n_ambiguous:
+            notes.append(f"{modality}: {resolution.n_ambiguous:,} name(s) are ambiguous and were not used, since "
                          "they could mean several genes: " + _examples(
                              f"{name} ({candidates})" for name, candidates in resolution.ambiguous.items()) + ".")
-        if unknown:
+        if unknown and not (modality == "expression" and "unknown_rows" in details):
             notes.append(f"{modality}: {unknown:,} name(s) the model does not know were ignored (e.g. "
                          f"{_examples(sorted(reading.unknown[modality])[:5])}).")
+    notes += duplicate_notes(reading.duplicates, details, "column")
     return notes
 
 
-def duplicate_notes(duplicates: dict[str, int], details: dict) -> list[str]:
+def duplicate_notes(duplicates: dict[str, int], details: dict, where: str = "row") -> list[str]:
     if not duplicates:
         return []
     details["duplicated_genes"] = duplicates
-    return [f"{len(duplicates):,} of the model's genes appear on more than one row ("
-            f"{_examples(f'{g}: {n} rows' for g, n in duplicates.items())}): combined by summing, for samples on a "
-            "linear scale (the TPM or counts of two loci add up), or by averaging, for samples on a log scale."]
+    return [f"{len(duplicates):,} of the model's genes appear in more than one {where} ("
+            f"{_examples(f'{g}: {n} {where}s' for g, n in duplicates.items())}): combined by summing, for samples on "
+            "a linear scale (the TPM or counts of two loci add up), or by averaging, for samples on a log scale."]
 
 
 def unread_input_notes(profiles: dict[str, np.ndarray], schema: ProfileSchema, details: dict) -> list[str]:
     """Per-gene mutation or copy-number values the model does not read, and the driver event that counts instead."""
     notes = []
-    for modality, suffixes in (("mutation", ("_mut",)), ("copy_number", ("_amp", "_del"))):
+    for modality in ("mutation", "copy_number"):
         read = set(schema.features_read[modality])
         given = [schema.features[modality][j] for j in np.flatnonzero(np.isfinite(profiles[modality]).any(axis=0))]
         unread = [g for g in given if g not in read]
@@ -64,15 +74,16 @@ def unread_input_notes(profiles: dict[str, np.ndarray], schema: ProfileSchema, d
             continue
         pointers = []
         for gene in unread:
-            events = [schema.features["drivers"][j] for suffix in suffixes
-                      if (j := schema.events.index(gene + suffix)[0]) >= 0]
-            counted = [e for e in events if e in schema.features_read["drivers"]]
-            if counted:
-                pointers.append(f"{modality}:{gene} → driver:{counted[0]}")
+            events = ([schema.events.mutation_event(gene)] if modality == "mutation" else
+                      schema.events.regions(gene, "gain") + schema.events.regions(gene, "loss"))
+            counted = [schema.features["drivers"][j] for j in events if j >= 0
+                       and schema.features["drivers"][j] in schema.features_read["drivers"]]
+            pointers += [f"{modality}:{gene} → driver:{e}" for e in counted[:1]]
         details.setdefault("unread_inputs", {})[modality] = {"given": len(unread), "events_that_count": pointers[:50]}
+        then = ("give those as driver columns, or as a mutation list." if modality == "mutation" else
+                "a gene's gain (1) or loss (-1) sets them.")
         notes.append(f"{modality}: {len(unread):,} per-gene value(s) given that this model does not read"
-                     + (f"; the events that count are {_examples(pointers)}: give those as driver columns, or as a "
-                        "mutation list." if pointers else "."))
+                     + (f"; the events that count are {_examples(pointers)}: {then}" if pointers else "."))
     return notes
 
 
@@ -103,13 +114,28 @@ def merge_mutations(names: list[str], profiles: dict[str, np.ndarray], calls: Mu
                          for s in calls.samples for j, v in calls.events[s].items()})
     read_events = {schema.features["drivers"][j] for s in calls.samples for j in calls.events[s] if j in read}
     details["mutations"] = {"file": source, "kind": calls.kind, "records": calls.variants, "paired_by": paired_by,
-                            "events": set_events[:200], "not_gdsc_events": dict(list(calls.unmapped.items())[:50])}
-    notes = [f"{source} ({calls.kind}, {calls.variants:,} record(s); samples paired by {paired_by}): "
-             + (f"events set: {_examples(set_events, 8)}; {len(read_events)} of them read by the model."
-                if set_events else "no GDSC event in it (nothing changes).")]
-    if calls.unmapped:
-        notes.append(f"{len(calls.unmapped):,} alteration(s) are not one of GDSC's events and were ignored: "
-                     f"{_examples(calls.unmapped)}.")
+                            "events": set_events[:200], "not_gdsc_events": dict(list(calls.unmapped.items())[:50]),
+                            "left_unknown": dict(list(calls.unknown.items())[:50]),
+                            "not_understood": dict(list(calls.not_understood.items())[:50]),
+                            "unknown_genes": dict(list(calls.unknown_genes.items())[:50]), "choices": calls.notes}
+    notes = list(calls.notes) + [
+        f"{source} ({calls.kind}, {calls.variants:,} record(s); samples paired by {paired_by}): "
+        + (f"events set: {_examples(set_events, 8)}; {len(read_events)} of them read by the model."
+           if set_events else "no GDSC event in it (nothing changes).")]
+    notes += mutation_notes(calls)
     if changed:
         notes.append(f"{changed} driver value(s) given in the expression file were replaced by the mutation file's.")
     return notes
+
+
+def mutation_notes(calls: MutationCalls) -> list[str]:
+    """What a mutation file listed that set nothing, by why (``mutation_lists``' rule)."""
+    kinds = (
+        (calls.unknown, "alteration(s) say the status is unknown (or of unknown significance) and leave their event "
+                        "unknown"),
+        ({f"{item} ({why})": 1 for item, why in calls.not_understood.items()}, "change(s) were not understood and set "
+                                                                               "nothing"),
+        (calls.unknown_genes, "gene name(s) are not among the genes of GDSC's events or panel and were ignored"),
+        (calls.unmapped, "alteration(s) are not one of GDSC's events and were ignored"),
+    )
+    return [f"{len(items):,} {what}: {_examples(items)}." for items, what in kinds if items]

@@ -4,7 +4,9 @@ Delimited text (comma, tab, semicolon or pipe, detected from the header line; UT
 not UTF-8) and parquet are read in chunks of rows with pyarrow's streaming readers, so memory is bounded by the
 chunk, not the file. Before any value is parsed the file's size, header and row count are checked: a file that
 would exceed a limit is refused at the cost of one pass over its bytes. Text cells arrive as strings (numbers are
-parsed, and refused with their line and column, by ``numbers.py``); parquet cells keep their types.
+parsed, and refused with their line and column, by ``cells.py``); parquet cells keep their types. What a container
+would expand to is measured before a library decodes it: an .xlsx by ``xlsx_guard``, a parquet file by
+``parquet_guard``; every chunk's cells are checked against ``Limits.max_cell_bytes`` before it is yielded.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ import pyarrow.parquet as pq
 
 from drugresponse.errors import UserError
 
+from . import parquet_guard, xlsx_guard
+from .cells import flat_text
 from .limits import Limits
 
 DELIMITERS = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
@@ -46,6 +49,7 @@ class Table:
     _skip: int = 0  # lines before the first data row
     _block: int = BLOCK
     _delimiter: str = ","
+    _limits: Limits | None = None  # what each text chunk's cells are checked against (parquet: on opening)
 
     @property
     def text(self) -> bool:
@@ -82,7 +86,8 @@ def open_table(source: bytes | str | Path, limits: Limits, name: str | None = No
     if head.startswith(b"PAR1"):
         return _open_parquet(source, name, limits)
     if head.startswith(b"PK\x03\x04"):
-        return _open_text(_xlsx_as_csv(source, name, limits), name, None, limits, "Excel (first sheet)")
+        return _open_text(xlsx_guard.first_sheet_as_csv(source, name, limits), name, None, limits,
+                          "Excel (first sheet)")
     if head.startswith(b"\x1f\x8b") or b"\x00" in head[:4096]:
         raise UserError(f"{name} is a compressed or binary file that is not parquet; accepted: {SUPPORTED}. "
                         "Decompress a .gz file first.")
@@ -126,43 +131,14 @@ def _decode(head: bytes) -> tuple[str, str]:
         return head.decode("latin-1"), "latin-1"
 
 
-def _xlsx_as_csv(source, name: str, limits: Limits) -> bytes:
-    """The first sheet of an .xlsx file as CSV bytes, after checking what the archive would unpack to (a few KB of
-    zip can expand to gigabytes)."""
-    try:
-        with zipfile.ZipFile(_open_stream(source)) as archive:
-            members = archive.infolist()
-            if "xl/workbook.xml" not in {m.filename for m in members}:
-                raise UserError(f"{name} is a zip archive but not an Excel workbook; accepted: {SUPPORTED}.")
-            unpacked = sum(m.file_size for m in members)
-    except zipfile.BadZipFile:
-        raise UserError(f"{name} is not a readable Excel (.xlsx) file.") from None
-    if unpacked > limits.max_unpacked_bytes:
-        raise UserError(f"{name} would unpack to {unpacked / 1e6:,.0f} MB; at most "
-                        f"{limits.max_unpacked_bytes / 1e6:,.0f} MB is accepted. Save the sheet as CSV instead.")
-    try:
-        import fastexcel
-
-        data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
-        sheet = fastexcel.read_excel(bytes(data)).load_sheet(0, header_row=None)
-        frame = pl.from_arrow(sheet.to_arrow()).cast(pl.String)
-    except UserError:
-        raise
-    except Exception as exc:  # fastexcel raises its own error types for damaged workbooks
-        raise UserError(f"{name} is not a readable Excel workbook: {str(exc).splitlines()[0]}") from None
-    buffer = io.BytesIO()
-    frame.write_csv(buffer, include_header=False)
-    return buffer.getvalue()
-
-
 def _open_text(source, name: str, head: bytes | None, limits: Limits, kind: str | None = None) -> Table:
     head = head if head is not None else _read_head(source, limits.max_header_bytes + 4096)
     text, encoding = _decode(head)
     lines = re.split(r"\r\n|\n|\r", text.lstrip("\ufeff"))  # the line ends pyarrow knows: LF, CRLF, CR
     preamble = []
     while lines and (lines[0].startswith("##") or (not preamble and lines[0].startswith("#1."))
-                     or (preamble and preamble[0].startswith("#1.") and len(preamble) == 1)):
-        preamble.append(lines.pop(0).rstrip("\r"))  # VCF meta lines; GCT's version line and its dimensions line
+                     or (preamble and preamble[0].startswith("#1.") and len(preamble) == 1) or _comment(lines)):
+        preamble.append(lines.pop(0).rstrip("\r"))  # VCF meta lines; GCT's version and dimensions; comments
     if len(lines) < 2 and len(head) > limits.max_header_bytes:
         raise UserError(f"{name}: the header line is longer than {limits.max_header_bytes / 1e6:.0f} MB; at most "
                         f"{limits.max_columns:,} columns are accepted.")
@@ -182,7 +158,21 @@ def _open_text(source, name: str, head: bytes | None, limits: Limits, kind: str 
     limits.check_rows(count - skip)
     kind = kind or (f"{DELIMITERS[delimiter]}-separated text" if header_line.count(delimiter) else "one-column text")
     return Table(name, kind, header, preamble, max(count - skip, 0), encoding, source, skip,
-                 max(BLOCK, 2 * longest + 1024), delimiter)
+                 max(BLOCK, 2 * longest + 1024), delimiter, limits)
+
+
+def _comment(lines: list[str]) -> bool:
+    """A leading ``#`` line that is not the header: a MAF's ``#version 2.4``, featureCounts' ``# Program:...``. The
+    header (a VCF's ``#CHROM`` line, a table whose header starts with ``#``) has as many delimiters as the first line
+    that does not start with ``#``; a comment has another count."""
+    line = lines[0]
+    if not line.startswith("#") or line.startswith("#CHROM"):
+        return False
+    data = next((other for other in lines[1:] if other and not other.startswith("#")), None)
+    if data is None:  # nothing after it: it is the header (or the file is only comments)
+        return False
+    delimiter = max(DELIMITERS, key=lambda d: (data.count(d), d == ","))
+    return data.count(delimiter) == 0 or line.count(delimiter) != data.count(delimiter)
 
 
 def _rejoin(cells) -> list[str]:
@@ -218,15 +208,27 @@ def _text_chunks(table: Table, rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
                 pending_rows += batch.num_rows
                 while pending_rows >= rows:
                     frame = pl.concat(pending) if len(pending) > 1 else pending[0]
-                    yield frame.slice(0, rows), line
+                    yield _checked(table, frame.slice(0, rows), line), line
                     line += rows
                     rest = frame.slice(rows)
                     pending, pending_rows = ([rest] if rest.height else []), rest.height
         if pending_rows:
-            yield (pl.concat(pending) if len(pending) > 1 else pending[0]), line
+            yield _checked(table, pl.concat(pending) if len(pending) > 1 else pending[0], line), line
     except pa.ArrowInvalid as exc:
         raise UserError(f"{table.name} is not a readable table ({table.format}): "
                         f"{_arrow_message(str(exc), table._skip)}") from None
+
+
+def _checked(table: Table, frame: pl.DataFrame, line: int) -> pl.DataFrame:
+    """``frame``, once no cell is longer than ``Limits.max_cell_bytes``: checked before any reader copies a cell."""
+    if table._limits is None or not frame.width or not frame.height:
+        return frame
+    size = flat_text(frame).str.len_bytes()
+    if (size.max() or 0) > table._limits.max_cell_bytes:
+        k = int((size > table._limits.max_cell_bytes).arg_true()[0])
+        j, i = divmod(k, frame.height)
+        table._limits.check_cell(int(size[k]), f"{table.name}: line {line + i}, column {table.header[j][:40]!r},")
+    return frame
 
 
 def _arrow_message(message: str, skip: int) -> str:
@@ -253,6 +255,7 @@ def _open_parquet(source, name: str, limits: Limits) -> Table:
     plain = [f.name for f in schema if not _is_plain(f.type)]
     if plain:
         raise UserError(f"{name}: column {plain[0]!r} is not a number or text column; expected one value per cell.")
+    parquet_guard.check_parquet(source, name, limits)  # what its row groups decode to, before any is read
     return Table(name, "parquet", list(schema.names), [], meta.num_rows, "binary", source)
 
 
@@ -271,8 +274,8 @@ def _parquet_chunks(table: Table, rows: int) -> Iterator[tuple[pl.DataFrame, int
     read, goes through pyarrow so that the layout can say what is wrong."""
     line = 2  # the row's place counted as in a text file with a header, for messages
     if len(set(table.header)) < len(table.header):
-        batches = (pl.from_arrow(b) for b in pq.ParquetFile(_open_stream(table._source)).iter_batches(
-            batch_size=rows, use_threads=False))
+        batches = (pl.from_arrow(b.rename_columns(table.columns)) for b in pq.ParquetFile(
+            _open_stream(table._source)).iter_batches(batch_size=rows, use_threads=False))
     else:
         batches = pl.scan_parquet(_open_stream(table._source)).collect_batches(chunk_size=rows)
     try:

@@ -4,6 +4,8 @@
 - expression on a linear scale (TPM, FPKM or counts: no negative value and a largest value above 100, which no
   log-scale profile reaches) is put on the log scale the model expects, log2(x + 1), and the report says so;
   negative values beside values above 100 fit neither scale and are refused;
+- gene-level copy number sets GDSC's recurrent regions that list the gene, where the file gave no region value
+  (``regions``);
 - a sample needs expression for at least ``REFUSE_BELOW`` of the genes the model reads, and one with fewer than
   ``FLAG_BELOW`` of them is flagged (``benchmarks/partial_profiles.py`` measures how far predictions move).
 """
@@ -17,6 +19,7 @@ import numpy as np
 from drugresponse.errors import UserError
 
 from ..runtime import MODALITIES
+from .regions import set_regions
 from .schema import ProfileSchema
 
 REFUSE_BELOW = 0.5
@@ -53,14 +56,23 @@ class UploadReport:
             if not self.read.get(m):
                 lines.append(f"- {m}: not read by this model" + (" (values ignored)" if self.given(m) else ""))
                 continue
-            lines.append(f"- {m}: {self.unknown_features.get(m, 0)} unknown name(s) ignored; of the "
-                         f"{self.read[m]} {m} features the model reads, missing (imputed) per sample: "
-                         f"{', '.join(str(n) for n in imputed[:10])}{' …' if len(imputed) > 10 else ''}")
+            lines.append(f"- {m}: {self._ignored(m)}; of the {self.read[m]} {m} features the model reads, missing "
+                         f"(imputed) per sample: {', '.join(str(n) for n in imputed[:10])}"
+                         f"{' …' if len(imputed) > 10 else ''}")
         lines += [f"- {note}" for note in self.notes]
         flagged = [f"{s}: {f}" for s, f in zip(self.samples, self.flags) if f]
         if flagged:
             lines.append("- flagged: " + "; ".join(flagged[:10]) + (" …" if len(flagged) > 10 else ""))
         return "\n".join(lines)
+
+    def _ignored(self, modality: str) -> str:
+        """Names ignored, counted as the notes count them: rows of a genes-as-rows table, else distinct names; the
+        ambiguous ones apart (they are named in a note)."""
+        rows = self.details.get("unknown_rows") if modality == "expression" else None
+        text = (f"{rows:,} row(s) of genes outside the model's panel ignored" if rows is not None
+                else f"{self.unknown_features.get(modality, 0):,} unknown name(s) ignored")
+        ambiguous = self.details.get("identifiers", {}).get(modality, {}).get("ambiguous_count", 0)
+        return text + (f", {ambiguous:,} ambiguous name(s) not used" if ambiguous else "")
 
 
 def check_values(samples: list[str], profiles: dict[str, np.ndarray]) -> list[str]:
@@ -95,7 +107,7 @@ def check_values(samples: list[str], profiles: dict[str, np.ndarray]) -> list[st
 def validate(samples: list[str], profiles: dict[str, np.ndarray], unknown: dict[str, int],
              schema: ProfileSchema) -> UploadReport:
     """Check values and coverage; refuse what cannot be predicted, flag what is less trustworthy."""
-    notes = check_values(samples, profiles)
+    notes = check_values(samples, profiles) + set_regions(samples, profiles, schema)
     index = schema.read_columns
     imputed = {m: np.isnan(profiles[m][:, index[m]]).sum(axis=1).astype(int).tolist() for m in MODALITIES}
     n_genes = len(index["expression"])

@@ -1,0 +1,130 @@
+"""An annotated VCF read as (samples that carry it, genes whose protein it changes), record by record.
+
+- the column line must hold VCF's 8 fixed columns (``#CHROM POS ID REF ALT QUAL FILTER INFO``), then ``FORMAT`` and
+  one column per sample; a file that declares itself a VCF but does not is refused, naming what it has;
+- genes come from VEP's ``CSQ`` or snpEff's ``ANN`` annotation (a record's protein-altering consequences); a VCF
+  without either is refused with what to do, since positions alone name no gene;
+- only records whose FILTER is PASS or ``.`` count; a sample carries a record when its genotype holds an alternative
+  allele;
+- a tumour/normal pair (Mutect2, Strelka) is one sample, the tumour: the column named by ``##tumor_sample=``, else
+  the one beside ``##normal_sample=``, else a column named TUMOR or TUMOUR beside one named NORMAL. The report says
+  which column was taken.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from drugresponse.errors import UserError
+
+from .limits import Limits
+from .mutation_words import PROTEIN_ALTERING
+from .tables import Table
+
+FIXED = ["CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
+_ALT_ALLELE = re.compile(r"[1-9]")
+
+
+@dataclass
+class Vcf:
+    """What a VCF's header says: the sample columns read, and how genes are annotated."""
+
+    samples: list[str]
+    columns: list[int]  # positions of ``samples`` in a record
+    csq_format: list[str] | None  # VEP's field names, or None for snpEff
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return "VCF (" + ("VEP" if self.csq_format else "snpEff") + " annotation)"
+
+
+def open_vcf(table: Table, limits: Limits, sample_name: str) -> Vcf:
+    """Check the column line and annotation; choose the sample columns (a pair's tumour)."""
+    header = [c.strip().lstrip("#").upper() for c in table.header]
+    if header[:8] != FIXED or (len(header) > 8 and header[8] != "FORMAT"):
+        shown = ", ".join(table.header[:9]) + (" …" if len(table.header) > 9 else "")
+        raise UserError(f"{table.name}: a VCF's column line needs the 8 fixed columns #CHROM, POS, ID, REF, ALT, QUAL, "
+                        f"FILTER, INFO (tab-separated), then FORMAT and one column per sample; this one has "
+                        f"{len(table.header)} column(s): {shown}.")
+    if not any(line.startswith(("##INFO=<ID=CSQ", "##INFO=<ID=ANN")) for line in table.preamble):
+        raise UserError(f"{table.name}: this VCF has no gene annotation (no CSQ or ANN field). Annotate it with VEP or "
+                        "snpEff, or upload a table of gene and protein change (gene,protein_change).")
+    csq_format = next((line.split("Format:")[1].strip().strip('">').split("|") for line in table.preamble
+                       if line.startswith("##INFO=<ID=CSQ") and "Format:" in line), None)
+    if len(table.header) <= 9:
+        return Vcf([sample_name], [], csq_format)
+    samples = table.header[9:]
+    limits.check_samples(len(samples))
+    tumour, how = _tumour(table.preamble, samples)
+    if tumour is None:
+        return Vcf(samples, [9 + i for i in range(len(samples))], csq_format)
+    others = ", ".join(repr(s) for s in samples if s != tumour)
+    note = (f"{table.name}: a tumour/normal VCF; the tumour column {tumour!r} was read ({how}), {others} "
+            "ignored.")
+    return Vcf([tumour], [9 + samples.index(tumour)], csq_format, [note])
+
+
+def _tumour(preamble: list[str], samples: list[str]) -> tuple[str | None, str]:
+    """The tumour column of a tumour/normal pair, and how it was found; (None, "") when the file is not a pair."""
+    meta = {}
+    for line in preamble:
+        key, _, value = line[2:].partition("=")
+        if key.lower() in ("tumor_sample", "normal_sample"):
+            meta[key.lower()] = value.strip()
+    if meta.get("tumor_sample") in samples:
+        return meta["tumor_sample"], "named by ##tumor_sample"
+    if len(samples) == 2 and meta.get("normal_sample") in samples:
+        return next(s for s in samples if s != meta["normal_sample"]), "the column that is not ##normal_sample"
+    upper = [s.strip().upper() for s in samples]
+    if "NORMAL" in upper:
+        found = [s for s, u in zip(samples, upper) if u in ("TUMOR", "TUMOUR")]
+        if len(found) == 1:
+            return found[0], "the column named TUMOR beside NORMAL"
+    return None, ""
+
+
+def _info(info: str, key: str) -> str | None:
+    for field_ in info.split(";"):
+        if field_.startswith(key + "="):
+            return field_[len(key) + 1:]
+    return None
+
+
+def _genes(info: str, csq_format: list[str] | None) -> set[str]:
+    """Genes whose protein a record's annotation says it changes."""
+    genes = set()
+    if csq_format:
+        at = {k: i for i, k in enumerate(csq_format)}
+        for entry in (_info(info, "CSQ") or "").split(","):
+            parts = entry.split("|")
+            terms = set(parts[at["Consequence"]].split("&")) if "Consequence" in at and len(parts) > at["Consequence"] \
+                else set()
+            if terms & PROTEIN_ALTERING and "SYMBOL" in at and len(parts) > at["SYMBOL"] and parts[at["SYMBOL"]]:
+                genes.add(parts[at["SYMBOL"]])
+    for entry in (_info(info, "ANN") or "").split(","):
+        parts = entry.split("|")
+        if len(parts) > 3 and set(parts[1].split("&")) & PROTEIN_ALTERING and parts[3]:
+            genes.add(parts[3])
+    return genes
+
+
+def records(table: Table, vcf: Vcf) -> Iterator[tuple[list[str], set[str]]]:
+    """Per record: the samples that carry it and the genes it alters (both empty for a record that does not count)."""
+    for chunk, first_line in table.chunks(20_000):
+        if chunk.width < len(FIXED):  # the column line was checked; a chunk narrower than it is a malformed file
+            raise UserError(f"{table.name}: line {first_line}: a VCF record needs at least the 8 fixed columns.")
+        for i, row in enumerate(chunk.iter_rows()):
+            if row[6] not in ("PASS", "."):
+                yield [], set()
+                continue
+            genes = _genes(row[7] or "", vcf.csq_format)
+            if not vcf.columns:
+                yield (vcf.samples if genes else []), genes
+                continue
+            if len(row) <= max(vcf.columns) or row[vcf.columns[0]] is None:
+                raise UserError(f"{table.name}: line {first_line + i}: the record has no genotype for "
+                                f"{vcf.samples[0]!r}; every record needs one value per header column.")
+            yield [s for s, c in zip(vcf.samples, vcf.columns) if _ALT_ALLELE.search((row[c] or "").split(":")[0])], genes

@@ -1,0 +1,157 @@
+"""Lab files as they come from the field, beyond the round trip of ``test_lab_files``: mutation lists whose words are
+not mutations, tumour/normal VCFs, malformed VCFs, plain lists with unknown genes, genes GDSC names twice, repeated
+genes in genes-as-columns tables, gene-level copy number, the report's counts, and transcript-level Salmon files.
+
+Expression comes from the fixture bundle's real profiles (``tests/fixtures/lab_files.py``). The alterations written
+beside it are chosen to exercise a rule (a lab's ``TP53 not tested``), not to describe the line: they are lists a user
+could type, read against GDSC's real event names.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from drugresponse.errors import UserError
+from drugresponse.paths import ASSETS_DIR
+from drugresponse.serve.uploads import parse_profiles
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+import lab_files  # noqa: E402
+
+from .lab_samples import ROW  # noqa: E402
+
+# 5. one HGNC gene that GDSC names twice (C2orf48 and RRM2, both ENSG00000171848 in HGNC's table)
+
+@pytest.mark.skipif(not (ASSETS_DIR / "gene_identifiers.parquet").is_file(), reason="no committed identifier table")
+def test_one_gene_named_twice_by_gdsc_maps_to_the_name_the_model_reads():
+    from drugresponse.serve.uploads.identifiers import AMBIGUOUS, GeneResolver
+
+    keys = ["ENSG00000171848", "RRM2", "C2ORF48"]  # rows of the committed (real HGNC) table, as the app reads them
+    table = pl.read_parquet(ASSETS_DIR / "gene_identifiers.parquet").filter(pl.col("identifier").is_in(keys))
+    assert table.filter(pl.col("identifier") == "ENSG00000171848")["rule"].to_list() == ["ambiguous"]
+    genes = GeneResolver(["C2orf48", "RRM2", "TP53"], table)
+    assert genes.resolve(["ENSG00000171848.13"], {"RRM2", "TP53"}).indices.tolist() == [1]
+    assert genes.resolve(["ENSG00000171848"], {"C2orf48"}).indices.tolist() == [0]
+    for read in (None, {"C2orf48", "RRM2"}, {"TP53"}):  # neither or both read: still ambiguous, never merged
+        assert genes.resolve(["ENSG00000171848"], read).indices.tolist() == [AMBIGUOUS]
+
+
+@pytest.mark.skipif(not (ASSETS_DIR / "model.onnx").is_file(), reason="no committed model")
+def test_an_ensembl_only_file_keeps_rrm2_with_the_shipped_model():
+    from drugresponse.serve.runtime import load_runtime
+    from drugresponse.serve.uploads import ProfileSchema
+
+    schema = ProfileSchema.beside(load_runtime(ASSETS_DIR / "model.onnx", "cpu"), ASSETS_DIR / "model.onnx")
+    assert "RRM2" in schema.features_read["expression"] and "C2orf48" not in schema.features_read["expression"]
+    ids = pl.read_parquet(ASSETS_DIR / "gene_identifiers.parquet").filter(pl.col("rule") == "ensembl")
+    ensembl = {symbol: key for key, symbol in ids.select("identifier", "symbol").iter_rows()}
+    ensembl["RRM2"] = "ENSG00000171848"
+    profile = pl.read_parquet(ASSETS_DIR / "profiles_expression.parquet").row(0)
+    genes = schema.features["expression"]
+    rows = [(ensembl[g] + ".14", float(v)) for g, v in zip(genes, profile[1]) if g in ensembl]
+    data = pl.DataFrame(rows, schema=["gene_id", profile[0]], orient="row").write_csv(separator="\t").encode()
+    report = parse_profiles(data, schema, name="ensembl_only.tsv")
+    assert np.isfinite(report.profiles["expression"][0, genes.index("RRM2")])
+    assert report.details["identifiers"]["expression"]["one_gene_read"]["ENSG00000171848.14"].startswith("RRM2")
+    assert any("ENSG00000171848.14 → RRM2" in n for n in report.notes)
+
+
+# 6. repeated genes in genes-as-columns tables
+
+def test_genes_as_columns_with_repeated_and_renamed_genes(bundle, runtime, schema, names, sample):
+    # a gene the model reads whose current HGNC symbol is not GDSC's spelling (as KIAA1324 -> ELAPOR1)
+    gene = next(g for g in schema.features_read["expression"] if names[g].get("current", g) != g)
+    table = pl.read_csv(lab_files.genes_as_columns(bundle.genes, names, {sample: bundle.profiles["expression"][ROW]},
+                                                   how="symbol"), separator="\t")
+    tpm = table[gene].to_numpy()
+    # GDSC's name holds a quarter of the TPM, the current symbol the rest: summed on a linear scale
+    split = table.with_columns(pl.lit(tpm * 0.25).alias(gene), pl.lit(tpm * 0.75).alias(names[gene]["current"]),
+                               pl.lit(3.0).alias("Y_RNA"))
+    header = split.columns + ["Y_RNA"]
+    body = [list(map(str, r)) + ["4.0"] for r in split.rows()]
+    data = "\n".join(["\t".join(header)] + ["\t".join(r) for r in body]).encode()
+    report = parse_profiles(data, schema, name="matrix.tsv")
+    native = parse_profiles(lab_files.genes_as_columns(bundle.genes, names, {sample: bundle.profiles["expression"][ROW]},
+                                                       how="symbol"), schema, name="matrix.tsv")
+    j = schema.features["expression"].index(gene)
+    assert report.profiles["expression"][0, j] == pytest.approx(native.profiles["expression"][0, j], rel=1e-5)
+    assert report.details["duplicated_genes"] == {gene: 2}
+    assert any("more than one column" in n and gene in n for n in report.notes)
+    assert np.abs(runtime.predict(report.profiles) - runtime.predict(native.profiles)).max() <= 1e-5
+
+
+def test_the_same_gene_name_twice_is_combined_when_a_table_has_genes_as_columns(schema):
+    from drugresponse.serve.uploads.app_layouts import Reading, WideLayout
+    from drugresponse.serve.uploads.limits import APP
+    from drugresponse.serve.uploads.reader import gene_columns_header
+    from drugresponse.serve.uploads.samples import SampleArrays
+    from drugresponse.serve.uploads.tables import open_table
+
+    gene = schema.features["expression"][0]
+    table = open_table(f"sample\t{gene}\t{gene}\nS1\t1.0\t3.0\nS2\t100.0\t200.0\n".encode(), APP, "matrix.tsv")
+    reading, arrays = Reading(), SampleArrays(schema, APP)
+    layout = WideLayout(gene_columns_header(table.header), schema, reading, combine_repeated=True)
+    for chunk, first_line in table.chunks():
+        layout.read(chunk, first_line, arrays, APP)
+    # S1 is on a log scale (averaged), S2 on a linear one (its largest value above 100: summed)
+    assert arrays.profiles()["expression"][:, 0].tolist() == [2.0, 300.0]
+    assert reading.duplicates == {gene: 2}
+    with pytest.raises(UserError, match="appears more than once"):  # the app's own wide layout still refuses it
+        WideLayout(gene_columns_header(table.header), schema, Reading())
+    # and an upload of that genes-as-columns table (through the app's reader) combines the two columns the same way
+    data = f"sample\t{gene}\t{gene}\tY_RNA\tY_RNA\nS1\t1.0\t3.0\t5\t6\n".encode()
+    with pytest.raises(UserError, match="has expression for 1 of the"):  # one gene: refused for coverage, not repeats
+        parse_profiles(data, schema, name="matrix.tsv")
+
+
+def test_featurecounts_output_is_read_as_genes_as_rows(bundle, names, schema, sample):
+    """featureCounts writes a '# Program' line, then Geneid, Chr, Start, End, Strand, Length and one column of read
+    counts per BAM file: the annotation columns are not samples, and the sample is named after its file."""
+    rows = pl.read_csv(lab_files.genes_as_rows(bundle.genes, names, {sample: bundle.profiles["expression"][ROW]}),
+                       separator="\t")
+    counts = rows.select(pl.col("gene").alias("Geneid"), pl.lit("chr1").alias("Chr"), pl.lit(1).alias("Start"),
+                         pl.lit(2000).alias("End"), pl.lit("+").alias("Strand"), pl.lit(2000).alias("Length"),
+                         (pl.col(sample) * 20).round().alias(f"/data/align/{sample}.sorted.bam"))
+    data = ('# Program:featureCounts v2.0.6; Command:"featureCounts" "-a" "genes.gtf"\n'.encode()
+            + counts.write_csv(separator="\t").encode())
+    report = parse_profiles(data, schema, name="counts.txt")
+    assert report.samples == [sample] and "featureCounts" in report.format
+    tpm_like = parse_profiles(lab_files.genes_as_rows(bundle.genes, names, {sample: bundle.profiles["expression"][ROW]}),
+                              schema, name="tpm.tsv")
+    read = schema.read_columns["expression"]
+    same = np.corrcoef(report.profiles["expression"][0, read], tpm_like.profiles["expression"][0, read])[0, 1]
+    assert same > 0.99  # counts of equal-length genes: the TPM up to a factor, after log2(x + 1)
+
+
+# 8. the report's counts agree
+
+def test_unknown_and_ambiguous_rows_are_counted_once_each(bundle, schema, names, sample):
+    ambiguous = next(k for k, (symbol, rule, c) in schema.genes.table.items() if rule == "ambiguous" and not
+                     k.startswith("ENSG") and k.upper() not in {g.upper() for g in bundle.genes})
+    data = lab_files.genes_as_rows(bundle.genes, names, {sample: bundle.profiles["expression"][ROW]})
+    data += f"{ambiguous}\t5.0\nNOTAGENE1\t6.0\nNOTAGENE2\t7.0\n".encode()
+    report = parse_profiles(data, schema, name="tpm.tsv")
+    assert report.details["unknown_rows"] == 2
+    assert report.details["identifiers"]["expression"]["ambiguous_count"] == 1
+    summary = report.summary()
+    assert "expression: 2 row(s) of genes outside the model's panel ignored, 1 ambiguous name(s) not used" in summary
+    assert "expression: 0 unknown" not in summary
+    assert [n for n in report.notes if "outside the model's panel" in n] == [
+        "expression: 2 row(s) name genes outside the model's panel (e.g. NOTAGENE1, NOTAGENE2); ignored."]
+    assert any(n.startswith("expression: 1 name(s) are ambiguous") for n in report.notes)
+
+
+# 9. a transcript-level Salmon file
+
+def test_a_transcript_level_salmon_file_says_which_file_to_upload(bundle, schema):
+    """Real Ensembl transcript IDs (the canonical ones of BRAF, TP53, KRAS and EGFR) with a real profile's TPM: the
+    IDs, not the values, are what the message is about."""
+    transcripts = ["ENST00000288602.11", "ENST00000269305.9", "ENST00000256078.10", "ENST00000275493.7"]
+    values = lab_files.tpm(bundle.profiles["expression"][ROW][:4])
+    data = pl.DataFrame({"Name": transcripts, "Length": 2000, "EffectiveLength": 1850.0, "TPM": values,
+                         "NumReads": np.round(values * 20)}).write_csv(separator="\t").encode()
+    with pytest.raises(UserError, match="names transcripts, not genes.*salmon.merged.gene_tpm.tsv.*tximport"):
+        parse_profiles(data, schema, name="quant.sf")

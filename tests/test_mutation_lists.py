@@ -1,0 +1,145 @@
+"""Mutation lists as labs write them: words that are not mutations, tumour/normal VCFs, malformed VCFs, plain lists
+with unknown genes, and gene-level copy number that sets GDSC's regions (``serve/uploads/mutation_lists.py`` and its
+rule). Expression comes from the fixture bundle's real profiles; the alterations written beside it are chosen to
+exercise a rule (a lab's ``TP53 not tested``), not to describe the line.
+"""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from drugresponse.errors import UserError
+from drugresponse.serve.uploads import parse_profiles
+
+from .lab_samples import ERBB2_REGION, ROW, events_set, with_mutations
+from .test_serve_uploads import wide_csv
+
+# 1. text that is not a mutation sets nothing, and is reported
+
+@pytest.mark.parametrize("gene, change, expected, reported", [
+    ("KRAS", "unknown", {}, "left_unknown"),
+    ("TP53", "not tested", {}, "left_unknown"),
+    ("TP53", "VUS", {}, "left_unknown"),
+    ("TP53", "variant of unknown significance", {}, "left_unknown"),
+    ("TP53", "", {}, "left_unknown"),
+    ("TP53", "NA", {}, "left_unknown"),
+    ("KRAS", "positive", {}, "not_understood"),
+    ("KRAS", "interesting", {}, "not_understood"),
+    ("BRAF", "c.1799T>A", {}, "not_understood"),
+    ("ERBB2", "positive", {ERBB2_REGION: 1.0}, None),
+    ("ERBB2", "overexpression", {ERBB2_REGION: 1.0}, None),
+    ("ERBB2", "CN=12", {ERBB2_REGION: 1.0}, None),
+    ("ERBB2", "negative", {ERBB2_REGION: 0.0}, None),
+    ("ERBB2", "CN=6", {}, "left_unknown"),  # a gain only in a near-diploid genome: the ploidy is not given
+    ("BRAF", "p.Val600Glu", {"BRAF_mut": 1.0}, None),
+    ("EGFR", "E746_A750del", {"EGFR_mut": 1.0}, None),
+    ("PTEN", "R130fs*4", {"PTEN_mut": 1.0}, None),
+    ("NRAS", "Q61K", {"NRAS_mut": 1.0}, None),
+    ("TP53", "R273H", {"TP53_mut": 1.0}, None),
+    ("TP53", "frameshift", {"TP53_mut": 1.0}, None),
+    ("TP53", "WT", {"TP53_mut": 0.0}, None),
+    ("BRAF", "V600V", {}, None),  # synonymous: sets nothing
+    ("BCR-ABL1", "positive", {"BCR-ABL_mut": 1.0}, None),
+])
+def test_only_changes_that_look_like_mutations_set_an_event(expression, schema, sample, gene, change, expected,
+                                                            reported):
+    data = pl.DataFrame({"sample": [sample], "gene": [gene], "protein_change": [change]}).write_csv().encode()
+    report = with_mutations(expression, schema, data)
+    assert events_set(report, schema) == expected
+    mutations = report.details["mutations"]
+    if reported:
+        assert any(k.startswith(f"{gene} {change}".strip()) for k in mutations[reported]), mutations
+        assert any("unknown" in n or "not understood" in n for n in report.notes)
+
+
+def test_status_columns_read_one_and_yes_as_mutated(expression, schema, sample):
+    status = with_mutations(expression, schema, f"sample,gene,status\n{sample},BRAF,1\n{sample},TP53,no\n".encode())
+    assert events_set(status, schema) == {"BRAF_mut": 1.0, "TP53_mut": 0.0}
+    change = with_mutations(expression, schema, f"sample,gene,protein_change\n{sample},BRAF,1\n".encode())
+    assert events_set(change, schema) == {}  # a 1 where a protein change belongs is not guessed
+    assert "BRAF 1" in change.details["mutations"]["not_understood"]
+
+
+# 2-3. VCFs: tumour/normal pairs, and files that only look like VCFs
+
+def _vcf(columns: list[str], genotypes: list[str], meta: list[str] = ()) -> bytes:
+    lines = ["##fileformat=VCFv4.2", *meta,
+             '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: '
+             'Allele|Consequence|IMPACT|SYMBOL|Gene">',
+             "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *columns]),
+             "\t".join(["chr7", "140753336", ".", "A", "T", "50", "PASS", "CSQ=T|missense_variant|MODERATE|BRAF|ENSG0",
+                        "GT", *genotypes])]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("columns, meta, tumour", [
+    (["NORMAL_1", "TUMOUR_1"], ["##normal_sample=NORMAL_1", "##tumor_sample=TUMOUR_1"], "TUMOUR_1"),  # Mutect2
+    (["N1", "T1"], ["##normal_sample=N1"], "T1"),
+    (["NORMAL", "TUMOR"], [], "TUMOR"),  # Strelka
+])
+def test_a_tumour_normal_vcf_reads_the_tumour_column(expression, schema, columns, meta, tumour):
+    genotypes = ["0/1" if c == tumour else "0/0" for c in columns]
+    report = with_mutations(expression, schema, _vcf(columns, genotypes, meta), "somatic.vcf")
+    assert events_set(report, schema) == {"BRAF_mut": 1.0}
+    assert any(f"tumour column {tumour!r} was read" in n for n in report.notes)
+    assert report.details["mutations"]["paired_by"] == "being the only sample of each file"
+
+
+def test_a_vcf_whose_column_line_is_short_is_refused_with_what_it_needs(expression, schema):
+    short = (b"##fileformat=VCFv4.2\n##INFO=<ID=ANN,Number=.,Type=String,Description=\"snpEff\">\n#CHROM\tPOS\n"
+             b"chr1\t100\n")
+    with pytest.raises(UserError, match="8 fixed columns #CHROM, POS, ID, REF, ALT, QUAL, FILTER, INFO.*has 2 column"):
+        with_mutations(expression, schema, short, "short.vcf")
+
+
+def test_a_vcf_record_shorter_than_its_column_line_is_refused_with_its_line(expression, schema):
+    data = _vcf(["S1"], ["0/1"]) + b"chr1\t5\t.\tA\tT\t50\tPASS\n"
+    with pytest.raises(UserError, match=r"line \d+: expected 10 columns.*one value per header column"):
+        with_mutations(expression, schema, data, "cut.vcf")
+
+
+# 4. plain lists
+
+@pytest.mark.parametrize("text, expected", [
+    ("NOTAGENE1 X1Y, BRAF V600E", {"BRAF_mut": 1.0}),
+    ("BRAF:V600E;TP53:R273H", {"BRAF_mut": 1.0, "TP53_mut": 1.0}),
+    ("BRAF: p.V600E\nTP53 WT\nKRAS:G12D", {"BRAF_mut": 1.0, "TP53_mut": 0.0, "KRAS_mut": 1.0}),
+    ("BCR::ABL1; TP53:not tested", {"BCR-ABL_mut": 1.0}),
+    ("BRAF_mut, erbb2_amp, MSI, TP53_mut WT", {"BRAF_mut": 1.0, ERBB2_REGION: 1.0, "MSI_FACTOR": 1.0, "TP53_mut": 0.0}),
+])
+def test_plain_lists_in_either_spelling_with_unknown_genes_ignored(expression, schema, text, expected):
+    report = with_mutations(expression, schema, text.encode(), "alterations.txt")
+    assert report.details["mutations"]["kind"] == "plain list of alterations"
+    assert events_set(report, schema) == expected
+    if "NOTAGENE1" in text:
+        assert report.details["mutations"]["unknown_genes"] == {"NOTAGENE1": 1}
+        assert any("NOTAGENE1" in n and "ignored" in n for n in report.notes)
+
+
+def test_a_list_of_unknown_genes_says_what_format_is_expected(expression, schema):
+    with pytest.raises(UserError, match="do not start with a gene the model knows.*Expected items GENE CHANGE or "
+                                        "GENE:CHANGE.*BRAF V600E"):
+        with_mutations(expression, schema, b"NOTAGENE1 V600E, NOTAGENE2 R273H", "alterations.txt")
+
+
+# 7. gene-level copy number sets the regions that list the gene
+
+def test_gene_level_copy_number_sets_the_regions_that_list_the_gene(bundle, schema):
+    region = "loss_cnaPANCAN307_(CHD3,GPS2,TP53)"
+    assert region in schema.features_read["drivers"]
+    table = pl.read_csv(wide_csv(bundle, [ROW], modalities=("expression",)))
+    j = schema.features["drivers"].index(region)
+    lost = parse_profiles(table.with_columns(pl.lit(-1).alias("copy_number:TP53")).write_csv().encode(), schema)
+    assert lost.profiles["drivers"][0, j] == 1.0
+    assert any(region in n and "set 1 of GDSC's recurrent regions" in n for n in lost.notes)
+    neutral = parse_profiles(table.with_columns(pl.lit(0).alias("copy_number:TP53")).write_csv().encode(), schema)
+    assert np.isnan(neutral.profiles["drivers"][0, j])
+    given = table.with_columns(pl.lit(-1).alias("copy_number:TP53"), pl.lit(0).alias(f"driver:{region}"))
+    assert parse_profiles(given.write_csv().encode(), schema).profiles["drivers"][0, j] == 0.0  # the file's own kept
+
+
+def test_an_amplified_gene_in_a_list_sets_every_region_that_lists_it(expression, schema):
+    report = with_mutations(expression, schema, b"ERBB2 amplification")
+    assert events_set(report, schema) == {ERBB2_REGION: 1.0}
+    regions = schema.events.regions("ERBB2", "gain")
+    assert [schema.features["drivers"][j] for j in regions] == [ERBB2_REGION]
