@@ -28,7 +28,12 @@ from app_server import reset_peaks, start, tree_memory_mb  # noqa: E402
 
 from benchmarks.machine import describe, write_outputs  # noqa: E402
 from drugresponse.serve.uploads import APP  # noqa: E402
-from tests.fixtures.hostile_files import parquet_declaring_rows, xlsx_bomb  # noqa: E402
+from tests.fixtures.hostile_files import (  # noqa: E402
+    dictionary_bomb,
+    parquet_declaring_rows,
+    shared_string_bomb,
+    xlsx_bomb,
+)
 
 MB = 1_000_000
 BUDGET_MB = 512
@@ -81,7 +86,40 @@ def inputs(genes: list[str], events: list[str], folder: Path) -> dict[str, tuple
           parquet_declaring_rows(APP.max_rows + 1))
     # an Excel workbook that would unpack to 262 MB
     write("xlsx_bomb.xlsx", "xlsx that would unpack to 262 MB (refused)", xlsx_bomb(250))
+    # the same samples as accepted wide files in the other containers: a workbook and parquet
+    wide = pl.read_csv(folder / "wide_accepted.csv")
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(folder / "wide_accepted.xlsx"), {"constant_memory": True})
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, wide.columns)
+    for i, row in enumerate(wide.iter_rows(), start=1):
+        sheet.write_row(i, 0, row)
+    book.close()
+    out["wide_accepted.xlsx"] = (f"xlsx, {wide.height} samples x {wide.width - 1:,} columns", folder / "wide_accepted.xlsx")
+    wide.write_parquet(folder / "wide_accepted.parquet")
+    out["wide_accepted.parquet"] = (f"parquet, {wide.height} samples x {wide.width - 1:,} columns",
+                                    folder / "wide_accepted.parquet")
+    # files that expand in the reader: one long string shared by every cell, repeated by a dictionary
+    write("xlsx_shared_strings.xlsx", "xlsx whose 5,000 cells share one 20 KB string (refused)", shared_string_bomb())
+    write("parquet_dictionary.parquet", "parquet repeating one 20 KB name 5,000 times (refused)", dictionary_bomb())
+    # a mutation list just under the byte limit, sent with an accepted expression file (below)
+    line = "S0,TP53,R273H\n"
+    write("mutations_long.csv", f"gene and change list of {limit // len(line):,} rows, beside 1 sample's expression",
+          ("sample,gene,protein_change\n" + line * (limit // len(line) - 1)).encode())
     return out
+
+
+def genes_of(meta: dict) -> list[str]:
+    return meta["genes"]
+
+
+def one_sample(genes: list[str], folder: Path) -> Path:
+    """An accepted expression file of one sample, S0, to send a mutation list beside."""
+    path = folder / "one_sample.csv"
+    values = np.random.default_rng(2).normal(size=len(genes)).round(3)
+    path.write_text("sample,gene,modality,value\n" + "".join(f"S0,{g},expression,{v}\n" for g, v in zip(genes, values)))
+    return path
 
 
 def main() -> None:
@@ -107,8 +145,11 @@ def main() -> None:
                 idle = tree_memory_mb(process.pid)["rss_mb"]
                 reset_peaks(process.pid)
                 start_time = time.perf_counter()
+                expression, mutations = (path, None) if not name.startswith("mutations") else (
+                    one_sample(genes_of(meta), Path(tmp)), handle_file(str(path)))
                 try:
-                    table = client.predict(handle_file(str(path)), None, "not given", api_name="/predict_profile")
+                    table = client.predict(handle_file(str(expression)), mutations, "not given",
+                                           api_name="/predict_profile")
                     outcome = f"accepted: {len(table['data']):,} rows"
                 except Exception as exc:  # a refusal is a result here
                     outcome = "refused: " + str(exc).split("\n")[0][:120]

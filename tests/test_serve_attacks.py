@@ -114,7 +114,8 @@ def test_files_that_expand_in_the_reader_are_refused_over_http_and_the_next_uplo
                                                                                           tmp_path):
     from gradio_client import Client, handle_file
 
-    from .test_upload_bombs import dictionary_bomb, shared_string_bomb, workbook
+    from .fixtures.hostile_files import dictionary_bomb, shared_string_bomb
+    from .test_upload_bombs import workbook
 
     client = Client(running_app, verbose=False)
     far = workbook('<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>2</v></c></row>')

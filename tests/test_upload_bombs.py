@@ -22,22 +22,10 @@ from drugresponse.errors import UserError
 from drugresponse.serve.uploads import APP, parse_profiles
 from drugresponse.serve.uploads.tables import open_table
 
+from .fixtures.hostile_files import dictionary_bomb, shared_string_bomb
 from .test_serve_uploads import wide_csv
 
 SHEET = "xl/worksheets/sheet1.xml"
-
-
-def shared_string_bomb(cells: int = 5000, length: int = 20_000) -> bytes:
-    """A workbook of ~20 KB whose ``cells`` cells all point to one shared string of ``length`` characters (the
-    review's bomb: 100 MB of text once every cell has its copy)."""
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    sheet, text = book.add_worksheet(), "A" * length
-    sheet.write_row(0, 0, ["sample", "gene", "modality", "value"])
-    for row in range(1, cells // 4 + 1):
-        sheet.write_row(row, 0, [text] * 4)
-    book.close()
-    return buffer.getvalue()
 
 
 def workbook(sheet_data: str, sheet: bytes | None = None) -> bytes:
@@ -69,16 +57,6 @@ def understating(data: bytes, member: str, declared: int) -> bytes:
                 data[at + size_at:at + size_at + 4] = declared.to_bytes(4, "little")
             at = data.find(signature, at + 4)
     return bytes(data)
-
-
-def dictionary_bomb(rows: int = 5000, length: int = 20_000) -> bytes:
-    """A parquet file of under 1 KB whose dictionary-encoded ``sample`` column repeats one ``length``-character
-    string ``rows`` times."""
-    table = pa.table({"sample": pa.array(["S" * length] * rows).dictionary_encode(),
-                      "expression:TP53": pa.array(np.ones(rows))})
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    return buffer.getvalue()
 
 
 @pytest.fixture
