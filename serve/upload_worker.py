@@ -102,27 +102,25 @@ class UploadReader:
         return self.call(_parse, path, mutations)
 
     def call(self, function, *args):
-        """``function(*args)`` in the worker, within its memory and time limits. A worker found dead before the
-        call (killed from outside) is replaced and the call made in a fresh one; a worker that dies or overruns
-        during the call is replaced, and the call answered with a ``UserError``."""
+        """``function(*args)`` in the worker, within its memory and time limits. A worker found dead (killed from
+        outside, between calls) is replaced and the call made in a fresh one; the kernel's kill and the pool's
+        noticing it are not instant, so a call whose worker dies is tried once more in a fresh worker, and only a
+        call that kills that one too (the file itself) is answered with a ``UserError``. A call that overruns its
+        time is stopped, its worker replaced."""
         with self._lock:
-            if not all(p.is_alive() for p in (getattr(self.pool, "_processes", None) or {}).values()):
-                self._replace()  # killed between calls (by the kernel, an operator): this call gets a fresh worker
-            try:
-                future = self.pool.submit(_run, function, *args)
-            except BrokenProcessPool:
-                self._replace()
-                future = self.pool.submit(_run, function, *args)
-            try:
-                return future.result(timeout=self.limits.read_timeout_s)
-            except FutureTimeout:
-                self._replace(kill=True)
-                raise UserError(f"reading this file took longer than {self.limits.read_timeout_s:.0f} s, the most "
-                                "an upload may; upload a smaller file, or use `drugresponse predict`.") from None
-            except BrokenProcessPool:
-                self._replace()
-                raise UserError("the reader stopped while reading this file: "
-                                + TOO_MUCH_MEMORY.format(mb=self.limits.worker_memory_mb)) from None
+            for _ in range(2):
+                if not all(p.is_alive() for p in (getattr(self.pool, "_processes", None) or {}).values()):
+                    self._replace()  # killed between calls (by the kernel, an operator): a fresh worker
+                try:
+                    return self.pool.submit(_run, function, *args).result(timeout=self.limits.read_timeout_s)
+                except FutureTimeout:
+                    self._replace(kill=True)
+                    raise UserError(f"reading this file took longer than {self.limits.read_timeout_s:.0f} s, the "
+                                    "most an upload may; upload a smaller file, or use `drugresponse predict`.") from None
+                except BrokenProcessPool:
+                    self._replace()
+            raise UserError("the reader stopped while reading this file: "
+                            + TOO_MUCH_MEMORY.format(mb=self.limits.worker_memory_mb)) from None
 
     def _replace(self, kill: bool = False) -> None:
         """A fresh pool in place of this one, its worker started at once (so the next upload does not wait for it)."""
