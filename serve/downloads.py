@@ -34,6 +34,16 @@ def neutralise(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_START) else value
 
 
+_CELL_START = re.compile(r"(^|[,;\t])(\s*)(?=[=+\-@])")
+
+
+def neutralise_line(line: str) -> str:
+    """A line of free text a spreadsheet will split into cells (at commas, or semicolons in some locales, or tabs),
+    with every would-be cell that starts like a formula made inert: a sample named ``BT474,=1+2`` in a report line
+    must not become a cell ``=1+2``."""
+    return _CELL_START.sub(lambda m: m.group(1) + m.group(2) + "'", line)
+
+
 def neutralise_text(table: pl.DataFrame) -> pl.DataFrame:
     """Every text column's formula-like cells made inert (vectorised: a cohort's output has millions of rows)."""
     text = [c for c, t in table.schema.items() if t in (pl.String, pl.Categorical) or isinstance(t, pl.Enum)]
@@ -75,7 +85,7 @@ class Downloads:
         folder = self.folder / uuid.uuid4().hex
         folder.mkdir()
         path = folder / f"{_SAFE_STEM.sub('_', stem)[:80] or 'download'}.csv"
-        comments = "".join(f"# {neutralise(line)}\n" for entry in header_lines for line in entry.splitlines())
+        comments = "".join(f"# {neutralise_line(line)}\n" for entry in header_lines for line in entry.splitlines())
         body = neutralise_text(table).write_csv()
         write_bytes_atomic(path, ("\ufeff" + comments + body).encode("utf-8"))
         return str(path)

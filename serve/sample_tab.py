@@ -33,6 +33,7 @@ TURN = 1.0  # seconds: uploads start at most once per TURN (answering one costs 
 # uploads allowed to wait for their turn; beyond this they are refused at once, so waiting uploads never fill the
 # app's queue (64 places, shared by every endpoint) and a flood of them cannot lock other visitors out
 MAX_WAITING = 8
+UPLOAD_SLOTS = 2 * MAX_WAITING  # Gradio workers for upload events: those waiting, one reading, the rest refusing
 BUSY = ("the app is reading other uploads right now; try again in a minute (for many samples, use `drugresponse "
         "predict` on your own machine).")
 CAVEAT = ("**Caveat.** The driver events' effects were learned across GDSC's tissues and are partly lineage markers: "
@@ -165,9 +166,12 @@ def build(service: PredictionService, explainer, downloads: Downloads, reference
     why_text = gr.Markdown()
 
     inputs = [upload, mutations, tissue]
-    run.click(friendly(predict_profile), inputs, table, api_name="predict_profile").then(
-        friendly(extras), inputs, [report_text, csv, sample], api_visibility="private")
+    # Upload events share one pool of UPLOAD_SLOTS: more than the gate lets wait, so a flood of uploads is answered
+    # (read in turn, or refused as busy) instead of waiting in the queue every endpoint shares and filling it.
+    pool = {"concurrency_id": "uploads", "concurrency_limit": UPLOAD_SLOTS}
+    run.click(friendly(predict_profile), inputs, table, api_name="predict_profile", **pool).then(
+        friendly(extras), inputs, [report_text, csv, sample], api_visibility="private", **pool)
     gr.on([sample.change, drug.change], friendly(sample_view), [*inputs, sample, drug],
-          [why, why_text, interval, events, similar], api_visibility="private")
-    gr.api(profile_report, api_name="profile_report")
+          [why, why_text, interval, events, similar], api_visibility="private", **pool)
+    gr.api(profile_report, api_name="profile_report", **pool)
     return gate

@@ -190,3 +190,17 @@ def test_a_mutation_list_sets_the_cohorts_events_and_the_output_names_its_model(
     assert written["model_version"] == runtime.metadata["model_version"] and written["samples"] == 3
     embedded = json.loads(pq.read_schema(out).metadata[b"drugresponse"])
     assert embedded["model_version"] == runtime.metadata["model_version"] and embedded["input"] == "cohort.csv"
+
+
+def test_long_layout_slices_bring_at_most_a_chunk_of_new_samples_each():
+    """A block of the long layout is cut only where it starts more than ``chunk`` samples: a block of a few samples'
+    many rows stays whole (one slice, no cut points), a block of one-row samples is cut every ``chunk`` samples."""
+    from drugresponse.serve.uploads.cohort import _bounded_slices
+
+    few = pl.DataFrame({"sample": [f"s{i // 2000}" for i in range(50_000)], "value": 1.0})
+    slices = list(_bounded_slices(few, 2, 0, 512))
+    assert [(part.height, line) for part, line in slices] == [(50_000, 2)]
+    many = pl.DataFrame({"sample": [f"s{i}" for i in range(100)], "value": 1.0})
+    slices = list(_bounded_slices(many, 2, 0, 16))
+    assert [part.height for part, _ in slices] == [16] * 6 + [4]
+    assert [line for _, line in slices] == [2 + 16 * k for k in range(7)]

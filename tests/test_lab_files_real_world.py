@@ -155,3 +155,18 @@ def test_a_transcript_level_salmon_file_says_which_file_to_upload(bundle, schema
                          "NumReads": np.round(values * 20)}).write_csv(separator="\t").encode()
     with pytest.raises(UserError, match="names transcripts, not genes.*salmon.merged.gene_tpm.tsv.*tximport"):
         parse_profiles(data, schema, name="quant.sf")
+
+
+def test_batch_report_says_how_a_genes_as_rows_files_names_were_mapped(bundle, assets_dir, runtime, names, tmp_path):
+    from drugresponse.serve.batch import predict_file
+    from drugresponse.serve.calibration import Calibration
+
+    samples = {bundle.cell_lines["cell_line"][r]: bundle.profiles["expression"][r] for r in (1, 2, 3)}
+    (tmp_path / "ensembl.tsv").write_bytes(lab_files.genes_as_rows(bundle.genes, names, samples, how="ensembl"))
+    from drugresponse.serve.uploads import ProfileSchema
+
+    schema = ProfileSchema.beside(runtime, assets_dir / "model.onnx")  # as the CLI builds it: with the ID table
+    report = predict_file(runtime, Calibration.load(assets_dir / "evaluation", runtime.drugs), tmp_path / "ensembl.tsv",
+                          tmp_path / "out.parquet", chunk=2, progress=False, schema=schema)
+    assert report["samples"] == 3
+    assert any(note.startswith("expression:") and "Ensembl" in note for note in report["notes"]), report["notes"]

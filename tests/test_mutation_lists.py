@@ -33,6 +33,8 @@ from .test_serve_uploads import wide_csv
     ("ERBB2", "CN=6", {}, "left_unknown"),  # a gain only in a near-diploid genome: the ploidy is not given
     ("BRAF", "p.Val600Glu", {"BRAF_mut": 1.0}, None),
     ("EGFR", "E746_A750del", {"EGFR_mut": 1.0}, None),
+    ("EGFR", "ex19del", {"EGFR_mut": 1.0}, None),  # the clinic's notation
+    ("EGFR", "del19", {"EGFR_mut": 1.0}, None),
     ("PTEN", "R130fs*4", {"PTEN_mut": 1.0}, None),
     ("NRAS", "Q61K", {"NRAS_mut": 1.0}, None),
     ("TP53", "R273H", {"TP53_mut": 1.0}, None),
@@ -58,17 +60,23 @@ def test_status_columns_read_one_and_yes_as_mutated(expression, schema, sample):
     change = with_mutations(expression, schema, f"sample,gene,protein_change\n{sample},BRAF,1\n".encode())
     assert events_set(change, schema) == {}  # a 1 where a protein change belongs is not guessed
     assert "BRAF 1" in change.details["mutations"]["not_understood"]
+    # a column named for the mutation holds yes/no calls as often as changes: 1 and 0 both count there, alike
+    called = with_mutations(expression, schema, f"sample,gene,mutation\n{sample},BRAF,1\n{sample},TP53,0\n"
+                                                f"{sample},KRAS,G12D\n".encode())
+    assert events_set(called, schema) == {"BRAF_mut": 1.0, "TP53_mut": 0.0, "KRAS_mut": 1.0}
+    bare = with_mutations(expression, schema, f"sample,gene,protein_change\n{sample},TP53,0\n".encode())
+    assert events_set(bare, schema) == {} and "TP53 0" in bare.details["mutations"]["not_understood"]
 
 
 # 2-3. VCFs: tumour/normal pairs, and files that only look like VCFs
 
-def _vcf(columns: list[str], genotypes: list[str], meta: list[str] = ()) -> bytes:
+def _vcf(columns: list[str], genotypes: list[str], meta: list[str] = (), keys: str = "GT") -> bytes:
     lines = ["##fileformat=VCFv4.2", *meta,
              '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: '
              'Allele|Consequence|IMPACT|SYMBOL|Gene">',
              "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *columns]),
              "\t".join(["chr7", "140753336", ".", "A", "T", "50", "PASS", "CSQ=T|missense_variant|MODERATE|BRAF|ENSG0",
-                        "GT", *genotypes])]
+                        keys, *genotypes])]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -85,6 +93,15 @@ def test_a_tumour_normal_vcf_reads_the_tumour_column(expression, schema, columns
     assert report.details["mutations"]["paired_by"] == "being the only sample of each file"
 
 
+def test_a_somatic_vcf_without_genotypes_is_the_tumours(expression, schema):
+    """Strelka writes no GT (its FORMAT starts DP:FDP:...): a depth is not a genotype, and a PASS somatic record is the
+    tumour's; with GT elsewhere than first, the GT field is the one read."""
+    strelka = _vcf(["NORMAL", "TUMOR"], ["30:0:0", "41:0:0"], keys="DP:FDP:SDP")
+    assert events_set(with_mutations(expression, schema, strelka, "strelka.vcf"), schema) == {"BRAF_mut": 1.0}
+    normal_only = _vcf(["NORMAL", "TUMOR"], ["35:0/1", "40:0/0"], keys="DP:GT")  # the alt allele in the normal only
+    assert events_set(with_mutations(expression, schema, normal_only, "odd.vcf"), schema) == {}
+
+
 def test_a_vcf_whose_column_line_is_short_is_refused_with_what_it_needs(expression, schema):
     short = (b"##fileformat=VCFv4.2\n##INFO=<ID=ANN,Number=.,Type=String,Description=\"snpEff\">\n#CHROM\tPOS\n"
              b"chr1\t100\n")
@@ -94,7 +111,7 @@ def test_a_vcf_whose_column_line_is_short_is_refused_with_what_it_needs(expressi
 
 def test_a_vcf_record_shorter_than_its_column_line_is_refused_with_its_line(expression, schema):
     data = _vcf(["S1"], ["0/1"]) + b"chr1\t5\t.\tA\tT\t50\tPASS\n"
-    with pytest.raises(UserError, match=r"line \d+: expected 10 columns.*one value per header column"):
+    with pytest.raises(UserError, match=r"line 5: expected 10 fields, found 7; every row needs one value per header"):
         with_mutations(expression, schema, data, "cut.vcf")
 
 
@@ -124,18 +141,25 @@ def test_a_list_of_unknown_genes_says_what_format_is_expected(expression, schema
 
 # 7. gene-level copy number sets the regions that list the gene
 
-def test_gene_level_copy_number_sets_the_regions_that_list_the_gene(bundle, schema):
+def test_gene_level_copy_number_points_to_the_regions_and_sets_none(bundle, schema):
+    """GDSC's regions are called amplifications and deletions; a gene-level -1 (any loss) does not set one, and the
+    report names the region to give instead."""
     region = "loss_cnaPANCAN307_(CHD3,GPS2,TP53)"
     assert region in schema.features_read["drivers"]
     table = pl.read_csv(wide_csv(bundle, [ROW], modalities=("expression",)))
     j = schema.features["drivers"].index(region)
     lost = parse_profiles(table.with_columns(pl.lit(-1).alias("copy_number:TP53")).write_csv().encode(), schema)
-    assert lost.profiles["drivers"][0, j] == 1.0
-    assert any(region in n and "set 1 of GDSC's recurrent regions" in n for n in lost.notes)
-    neutral = parse_profiles(table.with_columns(pl.lit(0).alias("copy_number:TP53")).write_csv().encode(), schema)
-    assert np.isnan(neutral.profiles["drivers"][0, j])
-    given = table.with_columns(pl.lit(-1).alias("copy_number:TP53"), pl.lit(0).alias(f"driver:{region}"))
-    assert parse_profiles(given.write_csv().encode(), schema).profiles["drivers"][0, j] == 0.0  # the file's own kept
+    assert np.isnan(lost.profiles["drivers"][0, j])
+    assert any(f"copy_number:TP53 = -1 → driver:{region}" in n for n in lost.notes)
+    given = table.with_columns(pl.lit(-1).alias("copy_number:TP53"), pl.lit(1).alias(f"driver:{region}"))
+    assert parse_profiles(given.write_csv().encode(), schema).profiles["drivers"][0, j] == 1.0  # the file's own kept
+
+
+def test_a_gain_or_a_loss_in_a_list_is_not_an_amplification_or_a_deletion(expression, schema):
+    report = with_mutations(expression, schema, b"ERBB2 gain, TP53 loss")
+    assert events_set(report, schema) == {}
+    left = " ".join(report.details["mutations"]["left_unknown"])
+    assert "ERBB2 gain" in left and "TP53 loss" in left and "amplifications and deletions" in left
 
 
 def test_an_amplified_gene_in_a_list_sets_every_region_that_lists_it(expression, schema):

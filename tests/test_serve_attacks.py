@@ -141,10 +141,14 @@ def test_names_are_bounded_and_formulas_are_inert_in_downloads(bundle, schema, t
         parse_profiles(long_name.write_csv().encode(), schema)
     hostile = table.with_columns(pl.Series("sample", ['=HYPERLINK("http://evil","x")', "@SUM(A1)"]))
     report = parse_profiles(hostile.write_csv().encode(), schema)
-    path = Downloads(tmp_path).csv(pl.DataFrame({"sample": report.samples, "v": [1, 2]}), "out", ["=note"])
+    # report lines above the header carry names too: a spreadsheet splits them at commas, semicolons and tabs
+    path = Downloads(tmp_path).csv(pl.DataFrame({"sample": report.samples, "v": [1, 2]}), "out",
+                                   ["=note", "1 sample(s): BT474,=1+2; x;@SUM(A1)\t -2+3"])
     text = open(path, encoding="utf-8-sig").read()
     assert "'=HYPERLINK" in text and "\n'@SUM" in text and "# '=note" in text
     assert not re.search(r'\n"?[=+@-]', text)  # no cell starts a formula
+    for line in text.splitlines():
+        assert not [cell for cell in re.split(r"[,;\t]", line) if cell.strip().startswith(("=", "+", "-", "@"))]
     assert open(path, "rb").read().startswith(b"\xef\xbb\xbf")  # Excel reads the UTF-8 (µ) only with a BOM
 
 

@@ -96,6 +96,24 @@ def test_cells_far_apart_are_refused_before_the_reader_allocates_between_them(sc
     assert not excel_reader
 
 
+def test_a_sheet_hidden_behind_a_name_that_differs_only_in_case_is_refused(schema, excel_reader):
+    """The Excel reader finds parts ignoring case and opens the last match: a harmless sheet1.xml for the guard to
+    check and a SHEET1.xml behind it for the reader would smuggle the shared-string bomb past the guard."""
+    main = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    cells = "".join(f'<row r="{r}">' + "".join(f'<c r="{c}{r}" t="s"><v>0</v></c>' for c in "ABCD") + "</row>"
+                    for r in range(1, 626))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook('<row r="1"><c r="A1"><v>1</v></c></row>'))) as source, \
+            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member in source.infolist():
+            archive.writestr(member, source.read(member))
+        archive.writestr("xl/sharedStrings.xml", f'<sst {main}><si><t>{"A" * 20_000}</t></si></sst>')
+        archive.writestr("xl/worksheets/SHEET1.xml", f"<worksheet {main}><sheetData>{cells}</sheetData></worksheet>")
+    with pytest.raises(UserError, match="some named twice"):
+        parse_profiles(buffer.getvalue(), schema, name="hidden.xlsx")
+    assert not excel_reader
+
+
 def test_a_zip_directory_that_misstates_a_member_is_refused(schema, excel_reader):
     honest = workbook('<row r="1"><c r="A1"><v>1</v></c></row>')
     with pytest.raises(UserError, match="zip directory says 'xl/worksheets/sheet1.xml' unpacks to 10 bytes"):

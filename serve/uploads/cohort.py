@@ -81,8 +81,10 @@ def read_cohort(source: Path, schema: ProfileSchema, chunk: int, skip_invalid: b
 def _gene_rows_cohort(table, spec, schema, chunk, skip_invalid, limits, reading):
     """One pass over the rows per chunk of sample columns (a cohort matrix has samples as columns)."""
     for start in range(0, len(spec.sample_columns), chunk):
-        names, expression, _ = gene_tables.read_gene_rows(table, spec, schema, limits, rows_per_chunk(table),
-                                                          slice(start, start + chunk))
+        names, expression, resolution = gene_tables.read_gene_rows(table, spec, schema, limits, rows_per_chunk(table),
+                                                                   slice(start, start + chunk))
+        if start == 0:  # every chunk reads the same rows: their names are mapped once, for the report
+            reading.note("expression", [], resolution)
         profiles = {m: np.full((len(names), len(schema.features[m])), np.nan, np.float32) for m in MODALITIES}
         profiles["expression"] = expression
         yield _checked(names, profiles, schema, reading, skip_invalid)
@@ -182,7 +184,7 @@ def _long_cohort(table, layout, schema, chunk, skip_invalid, limits, reading):
 
 def _bounded_slices(frame: pl.DataFrame, first_line: int, column: int, chunk: int):
     """(slice, its first line): consecutive slices of ``frame`` that each bring at most ``chunk`` distinct samples."""
-    distinct_so_far = frame[:, column].is_first_distinct().cum_sum().to_numpy()
+    distinct_so_far = frame[:, column].is_first_distinct().cast(pl.Int64).cum_sum().to_numpy()  # not UInt32: arange
     cuts = [0, *np.searchsorted(distinct_so_far, np.arange(chunk, distinct_so_far[-1], chunk), side="right").tolist(),
             frame.height] if frame.height else [0, 0]
     for start, end in zip(cuts, cuts[1:]):

@@ -11,18 +11,22 @@ The rule, written down (the words are in ``mutation_words``; changes are read in
   codon such as ``G12``, start or stop lost), an exon-level change (``exon 19 deletion``, ``exon 14 skipping``), a
   variant class (missense, nonsense, frameshift, splice site, in-frame indel, truncating; VEP's and MAF's
   protein-altering classes; in a VCF only PASS or ``.`` records), or a word: ``mut``, ``mutant``, ``mutated``,
-  ``mutation``, ``variant``, ``pathogenic``, ``oncogenic``; in a column named ``status``, ``mutation_status`` or
-  ``mutated``, also ``1``, ``yes``, ``true``. Synonymous, intronic, UTR and intergenic changes set nothing;
-- ``WT``, ``wild type``, ``negative``, ``not detected``, ``no mutation``, ``none``, ``no`` or ``0`` set ``GENE_mut``
-  to 0: the gene was tested and found unaltered;
+  ``mutation``, ``variant``, ``pathogenic``, ``oncogenic``; in a column named ``status``, ``mutation_status``,
+  ``mutated``, ``mutation``, ``mutant``, ``mut``, ``mutation_call`` or ``call``, also ``1``, ``yes``, ``true``.
+  Synonymous, intronic, UTR and intergenic changes set nothing;
+- ``WT``, ``wild type``, ``negative``, ``not detected``, ``no mutation``, ``none`` or ``no`` set ``GENE_mut`` to 0:
+  the gene was tested and found unaltered; so do ``0`` and ``false`` in such a status column (a bare ``0`` or ``1``
+  elsewhere is not understood, and reported);
 - ``unknown``, ``NA``, ``N/A``, ``?``, ``not tested``, ``untested``, an empty cell, and a **variant of unknown
   significance** (``VUS``) leave the event unknown, and are reported: GDSC's events are functional cancer events, and
   a VUS is not known to be one;
-- **copy number**: ``amp``, ``amplification``, ``gain``, ``overexpression``, ``high copy number``, or a copy number
-  of 9 or more (``CN=12``; 5 to 8 copies is a gain only in a near-diploid genome, so it stays unknown) sets every
-  recurrent gained region that lists the gene (``ERBB2`` -> ``gain_cnaPANCAN301_(CDK12,ERBB2,MED24)``); ``del``,
-  ``deletion``, ``loss``, ``homozygous deletion`` or ``CN=0`` every lost region that lists it. For ERBB2 (HER2),
-  ``positive`` is an amplification and ``negative`` or ``not amplified`` sets its gained region to 0;
+- **copy number**: GDSC's recurrent regions are called amplifications and deletions. ``amp``, ``amplification``,
+  ``overexpression``, ``high copy number``, or a copy number of 9 or more (``CN=12``; 5 to 8 copies is an
+  amplification only in a near-diploid genome, so it stays unknown) sets every recurrent gained region that lists
+  the gene (``ERBB2`` -> ``gain_cnaPANCAN301_(CDK12,ERBB2,MED24)``); ``del``, ``deletion``, ``homozygous deletion``,
+  ``deep deletion`` or ``CN=0`` every lost region that lists it. A ``gain`` or a ``loss`` may be one copy: it stays
+  unknown, and is reported. For ERBB2 (HER2), ``positive`` is an amplification and ``negative`` or ``not amplified``
+  sets its gained region to 0;
 - a **fusion** named ``BCR-ABL1``, ``BCR::ABL1``, ``BCR-ABL``, ``EWSR1-FLI1`` or ``EWSR1::FLI1``, or any event named
   by its GDSC name or alias (``BRAF_mut``, ``ERBB2_amp``, ``MSI``), on its own or with ``fusion``, ``positive``,
   ``detected``, ``1`` or ``yes`` sets that event; with a wild-type word, 0;
@@ -50,7 +54,8 @@ from .tables import Table
 from .vcf_files import open_vcf, records
 
 GENE_COLUMNS = ("gene", "gene_symbol", "hugo_symbol", "symbol", "gene_name")
-STATUS_COLUMNS = ("status", "mutation_status", "mutated")
+# columns whose name says the cell is a yes/no call (1/0, yes/no, true/false), besides protein changes
+STATUS_COLUMNS = ("status", "mutation_status", "mutated", "mutation", "mutant", "mut", "mutation_call", "call")
 CHANGE_COLUMNS = ("protein_change", "mutation", "variant", "alteration", "change", "hgvsp", "hgvsp_short",
                   "aa_change", "event", "variant_classification", *STATUS_COLUMNS)
 SAMPLE_COLUMNS = ("sample", "tumor_sample_barcode", "sample_id", "sample_name")

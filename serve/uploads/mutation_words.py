@@ -32,7 +32,7 @@ UNKNOWN_WORDS = {"", "unknown", "na", "n/a", "nan", "null", "?", "not tested", "
                  # GDSC's events are functional cancer events: a variant of unknown significance is not known to be one
                  "vus", "variant of unknown significance", "variant of uncertain significance", "unknown significance",
                  "uncertain significance"}
-WILD_TYPE_WORDS = {"wt", "wild type", "wildtype", "wild-type", "negative", "neg", "not detected", "none", "0", "absent",
+WILD_TYPE_WORDS = {"wt", "wild type", "wildtype", "wild-type", "negative", "neg", "not detected", "none", "absent",
                    "no", "no mutation", "no mutation detected", "mutation not detected", "not mutated", "unmutated",
                    "non-mutated"}
 MUTATION_WORDS = {"mut", "mutant", "mutated", "mutation", "variant", "missense", "nonsense", "frameshift",
@@ -42,12 +42,13 @@ MUTATION_WORDS = {"mut", "mutant", "mutated", "mutation", "variant", "missense",
 # a phrase made only of these, with at least one word of MUTATION_WORDS: "missense mutation", "mutation detected"
 _MUTATION_PHRASE = {"mutation", "mutated", "mutant", "variant", "detected", "positive", "somatic", "activating",
                     "likely", "site", "present"}
-GAIN_WORDS = {"amp", "amplification", "amplified", "gain", "gained", "copy number gain", "cn gain", "high copy number",
-              "high-level amplification", "focal amplification", "overexpression", "overexpressed", "over-expression",
-              "over-expressed"}
+# GDSC's regions are called amplifications and deletions: a "gain" or a "loss" may be one copy, so it is not one
+GAIN_WORDS = {"amp", "amplification", "amplified", "high copy number", "high-level amplification", "focal amplification",
+              "overexpression", "overexpressed", "over-expression", "over-expressed"}
+ONE_COPY_WORDS = {"gain", "gained", "copy number gain", "cn gain", "loss", "copy number loss", "cn loss",
+                  "heterozygous deletion", "hetloss", "shallow deletion"}
 NOT_GAINED_WORDS = {"not amplified", "no amplification", "non-amplified", "non amplified"}
-LOSS_WORDS = {"del", "deletion", "deleted", "loss", "homozygous deletion", "homdel", "deep deletion",
-              "copy number loss", "cn loss"}
+LOSS_WORDS = {"del", "deletion", "deleted", "homozygous deletion", "homdel", "deep deletion"}
 FUSION_WORDS = {"fusion", "fusion detected", "rearrangement", "rearranged", "translocation"}
 FOUND_WORDS = {"", "positive", "pos", "detected", "present", "1", "yes", "true"}  # found, for a fusion's own name
 STATUS_WORDS = {"1": MUTATED, "yes": MUTATED, "y": MUTATED, "true": MUTATED,
@@ -65,7 +66,8 @@ _PROTEIN = [re.compile(p) for p in (
     rf"^{_STOP}\d+{_AA}ext(?:{_STOP}|\?)?\d*\??$",  # stop lost: *394lext*14
     rf"^(?:{_AA})1\?$",  # start lost: m1?
 )]
-_EXON = re.compile(r"^exon \d+ (?:deletion|del|insertion|ins|duplication|dup|skipping|mutation|skip)$")
+_EXON = re.compile(r"^exon \d+ (?:deletion|del|insertion|ins|duplication|dup|skipping|mutation|skip)$"
+                   r"|^(?:ex|exon)\s?\d+\s?(?:del|ins|dup|skip)$|^(?:del|ins|dup)\s?(?:ex|exon)?\s?\d+$")  # ex19del, del19
 _COPIES = re.compile(r"^(?:cn|tcn|copy number|copy-number|copies|total copy number)\s*[=:]?\s*(\d+(?:\.\d+)?)$"
                      r"|^(\d+(?:\.\d+)?)\s*copies$")
 AMPLIFIED_COPIES = 9  # whatever the ploidy (COSMIC's gene-level rule for cell lines: 5 suffices when near-diploid)
@@ -126,6 +128,9 @@ def classify(change: str, fusion: bool = False, status: bool = False, gene: str 
     words = text.split()
     if any(w in MUTATION_WORDS for w in words) and all(w in MUTATION_WORDS or w in _MUTATION_PHRASE for w in words):
         return MUTATED, ""
+    if text in ONE_COPY_WORDS:
+        return UNKNOWN, ("a gain or loss may be one copy, and GDSC's regions are called amplifications and "
+                         "deletions: write amp, or homozygous deletion, if the lab called one")
     if text in GAIN_WORDS:
         return GAIN, ""
     if text in NOT_GAINED_WORDS:

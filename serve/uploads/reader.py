@@ -104,7 +104,7 @@ def parse_profiles(source: bytes | str | Path, schema: ProfileSchema, limits: Li
     found = recognise(table, schema)
     read = read_expression(table, schema, limits, found)
     notes = identifier_notes(read.reading, read.details) + read.notes
-    notes += unread_input_notes(read.profiles, schema, read.details)
+    notes += unread_input_notes(read.profiles, schema, read.details, read.reading.unknown)
     if mutations is not None:
         mutation_table = open_table(mutations, limits, mutations_name)
         calls = read_mutations(mutation_table, schema, limits)

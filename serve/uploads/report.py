@@ -63,21 +63,28 @@ def duplicate_notes(duplicates: dict[str, int], details: dict, where: str = "row
             "a linear scale (the TPM or counts of two loci add up), or by averaging, for samples on a log scale."]
 
 
-def unread_input_notes(profiles: dict[str, np.ndarray], schema: ProfileSchema, details: dict) -> list[str]:
-    """Per-gene mutation or copy-number values the model does not read, and the driver event that counts instead."""
+def _events_of(schema: ProfileSchema, modality: str, gene: str) -> list[str]:
+    """The driver events that stand for a gene's per-gene mutation (its ``_mut``) or copy number (its regions)."""
+    events = ([schema.events.mutation_event(gene, schema.genes)] if modality == "mutation" else
+              schema.events.regions(gene, "gain", schema.genes) + schema.events.regions(gene, "loss", schema.genes))
+    return [schema.features["drivers"][j] for j in events if j >= 0]
+
+
+def unread_input_notes(profiles: dict[str, np.ndarray], schema: ProfileSchema, details: dict,
+                       unknown: dict[str, set] | None = None) -> list[str]:
+    """Per-gene mutation or copy-number values the model does not read, and the driver event that counts instead;
+    ``unknown``: the names outside the gene panel (BRAF, KRAS, PIK3CA are not in it, and their events are)."""
     notes = []
     for modality in ("mutation", "copy_number"):
         read = set(schema.features_read[modality])
         given = [schema.features[modality][j] for j in np.flatnonzero(np.isfinite(profiles[modality]).any(axis=0))]
-        unread = [g for g in given if g not in read]
+        outside = sorted((unknown or {}).get(modality, ()))[:1000]  # names outside the panel that have an event
+        unread = [g for g in given if g not in read] + [g for g in outside if _events_of(schema, modality, g)]
         if not unread:
             continue
         pointers = []
         for gene in unread:
-            events = ([schema.events.mutation_event(gene)] if modality == "mutation" else
-                      schema.events.regions(gene, "gain") + schema.events.regions(gene, "loss"))
-            counted = [schema.features["drivers"][j] for j in events if j >= 0
-                       and schema.features["drivers"][j] in schema.features_read["drivers"]]
+            counted = [e for e in _events_of(schema, modality, gene) if e in schema.features_read["drivers"]]
             pointers += [f"{modality}:{gene} → driver:{e}" for e in counted[:1]]
         details.setdefault("unread_inputs", {})[modality] = {"given": len(unread), "events_that_count": pointers[:50]}
         then = ("give those as driver columns, or as a mutation list." if modality == "mutation" else

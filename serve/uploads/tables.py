@@ -216,7 +216,7 @@ def _text_chunks(table: Table, rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
             yield _checked(table, pl.concat(pending) if len(pending) > 1 else pending[0], line), line
     except pa.ArrowInvalid as exc:
         raise UserError(f"{table.name} is not a readable table ({table.format}): "
-                        f"{_arrow_message(str(exc), table._skip)}") from None
+                        f"{_arrow_message(str(exc))}") from None
 
 
 def _checked(table: Table, frame: pl.DataFrame, line: int) -> pl.DataFrame:
@@ -231,14 +231,15 @@ def _checked(table: Table, frame: pl.DataFrame, line: int) -> pl.DataFrame:
     return frame
 
 
-def _arrow_message(message: str, skip: int) -> str:
+def _arrow_message(message: str) -> str:
     """pyarrow's parse error, reworded with the file's line number."""
     message = message.split("\n")[0].replace("CSV parse error: ", "")
     if message.startswith("Row #"):
         number, _, rest = message[5:].partition(":")
         if number.isdigit():
-            rest = rest.strip().replace("Expected", "expected").replace(", got", " fields, found")
-            return f"line {int(number) + skip - 1}: {rest.split(':')[0]}; every row needs one value per header column."
+            rest = rest.strip().replace("Expected", "expected").replace(" columns, got", " fields, found")
+            # pyarrow counts rows from the top of the file, the lines skipped before the header included
+            return f"line {int(number)}: {rest.split(':')[0]}; every row needs one value per header column."
     if "invalid UTF8" in message:
         return "it is not UTF-8 text."
     return message

@@ -4,8 +4,7 @@
 - expression on a linear scale (TPM, FPKM or counts: no negative value and a largest value above 100, which no
   log-scale profile reaches) is put on the log scale the model expects, log2(x + 1), and the report says so;
   negative values beside values above 100 fit neither scale and are refused;
-- gene-level copy number sets GDSC's recurrent regions that list the gene, where the file gave no region value
-  (``regions``);
+- gene-level copy number does not set GDSC's recurrent regions; the report points to them (``regions``);
 - a sample needs expression for at least ``REFUSE_BELOW`` of the genes the model reads, and one with fewer than
   ``FLAG_BELOW`` of them is flagged (``benchmarks/partial_profiles.py`` measures how far predictions move).
 """
@@ -19,7 +18,7 @@ import numpy as np
 from drugresponse.errors import UserError
 
 from ..runtime import MODALITIES
-from .regions import set_regions
+from .regions import region_notes
 from .schema import ProfileSchema
 
 REFUSE_BELOW = 0.5
@@ -107,7 +106,7 @@ def check_values(samples: list[str], profiles: dict[str, np.ndarray]) -> list[st
 def validate(samples: list[str], profiles: dict[str, np.ndarray], unknown: dict[str, int],
              schema: ProfileSchema) -> UploadReport:
     """Check values and coverage; refuse what cannot be predicted, flag what is less trustworthy."""
-    notes = check_values(samples, profiles) + set_regions(samples, profiles, schema)
+    notes = check_values(samples, profiles) + region_notes(samples, profiles, schema)
     index = schema.read_columns
     imputed = {m: np.isnan(profiles[m][:, index[m]]).sum(axis=1).astype(int).tolist() for m in MODALITIES}
     n_genes = len(index["expression"])

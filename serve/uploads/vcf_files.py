@@ -127,4 +127,10 @@ def records(table: Table, vcf: Vcf) -> Iterator[tuple[list[str], set[str]]]:
             if len(row) <= max(vcf.columns) or row[vcf.columns[0]] is None:
                 raise UserError(f"{table.name}: line {first_line + i}: the record has no genotype for "
                                 f"{vcf.samples[0]!r}; every record needs one value per header column.")
-            yield [s for s, c in zip(vcf.samples, vcf.columns) if _ALT_ALLELE.search((row[c] or "").split(":")[0])], genes
+            keys = (row[8] or "").split(":") if len(row) > 8 else []
+            if "GT" not in keys:  # somatic callers without genotypes (Strelka): a PASS record is the tumour's
+                yield (vcf.samples if genes else []), genes
+                continue
+            at = keys.index("GT")
+            yield [s for s, c in zip(vcf.samples, vcf.columns)
+                   if _ALT_ALLELE.search(((row[c] or "").split(":") + [""] * at)[at])], genes

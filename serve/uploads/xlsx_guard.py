@@ -71,7 +71,11 @@ def _check_members(archive: zipfile.ZipFile, name: str, limits: Limits) -> None:
     names = [m.filename for m in members]
     if "xl/workbook.xml" not in names:
         raise UserError(f"{name} is a zip archive but not an Excel workbook; save the sheet as .xlsx or CSV.")
-    if len(members) > MAX_MEMBERS or len(set(names)) < len(names):
+    # the Excel reader finds a part by its name ignoring case (the last of two such names wins), while this guard
+    # reads the exact name: two names that differ only in case or separators would let it check one part and the
+    # reader open another
+    folded = {n.replace("\\", "/").lstrip("/").lower() for n in names}
+    if len(members) > MAX_MEMBERS or len(folded) < len(names):
         raise UserError(f"{name} is not a workbook Excel writes ({len(members):,} parts, some named twice?). "
                         + CSV_INSTEAD)
     cap = limits.max_unpacked_bytes
