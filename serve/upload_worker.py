@@ -13,8 +13,9 @@ reserves 64 MB of address space at a time instead of 1 GB, glibc keeps two mallo
 Past the cap an allocation fails inside the worker: as a ``MemoryError``,
 answered with a ``UserError``, or in native code that cannot fail softly (the Excel reader, polars) as the worker's
 death. A read that takes longer than ``Limits.read_timeout_s`` (120 s) is stopped by killing the worker. When the
-worker dies or is killed the pool is replaced and that request is answered with a ``UserError``; the kernel's
-out-of-memory killer never has to choose between the worker and the app.
+worker dies or is killed the pool is replaced and the request tried once more in the fresh worker; only a file that
+kills that one too is answered with a ``UserError``. The kernel's out-of-memory killer never has to choose between
+the worker and the app.
 """
 
 from __future__ import annotations
