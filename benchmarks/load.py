@@ -105,8 +105,12 @@ def worst_uploads(folder: Path, genes: list[str], count: int) -> list[Path]:
 def hostile(url: str, uploads: list[Path], seconds: float) -> None:
     """The attackers' process: ``ATTACKERS`` clients sending the ``uploads`` in turn to /predict_profile nonstop for
     ``seconds``; prints how many were answered and refused (in their own process, so their client-side work does not
-    slow the bystander's client)."""
+    slow the bystander's client). They run at the lowest CPU priority: on this one machine their own work (building
+    and sending bodies of 24 MB) would otherwise take the cores that, in a real attack, are on the attackers'
+    machines, and the benchmark would measure the attackers' cost instead of the server's."""
     import threading
+
+    os.nice(19)
 
     from gradio_client import Client, handle_file
 

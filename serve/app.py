@@ -20,6 +20,7 @@ from .explain import Explainer
 from .messages import friendly
 from .runtime import load_runtime
 from .service import HELD_OUT, PredictionService
+from .upload_route import middleware
 from .uploads import APP, Limits
 
 ALL_TISSUES = "all tissues"
@@ -200,6 +201,7 @@ def create(assets: Path, model: Path | None = None, provider: str = "auto", limi
 
 
 def launch(app: gr.Blocks, host: str, port: int, limits: Limits = APP, **kwargs):
-    """Serve ``app``; Gradio refuses an upload over the byte limit before the app sees it."""
+    """Serve ``app``; an upload over the byte limit, or beyond the few bodies received at once, is refused before
+    Gradio reads it (``upload_route``), and Gradio stops reading one that turns out larger than it declared."""
     return app.launch(server_name=host, server_port=port, max_file_size=limits.max_bytes, theme=gr.themes.Soft(),
-                      show_error=True, **kwargs)
+                      show_error=True, app_kwargs={"middleware": [middleware(limits.max_bytes)]}, **kwargs)

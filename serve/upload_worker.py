@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import resource
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -46,6 +47,7 @@ _limits: Limits = APP
 def _start(schema: ProfileSchema, limits: Limits) -> None:
     global _schema, _limits
     _schema, _limits = schema, limits
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     try:
         os.nice(NICENESS)
     except OSError:  # a platform without nice: the worker still isolates the reading
@@ -55,6 +57,14 @@ def _start(schema: ProfileSchema, limits: Limits) -> None:
     except Exception:  # refused, as it should be; whatever happens, the worker still serves
         pass
     cap_memory(limits.worker_memory_mb)
+
+
+def _exit_with(app_pid: int, every_s: float = 1.0) -> None:
+    """End the worker once the app has gone: an app stopped by a signal (SIGTERM from a Space or a service manager)
+    does not shut its pool down, and its worker, hundreds of MB, would otherwise outlive it."""
+    while os.getppid() == app_pid:
+        time.sleep(every_s)
+    os._exit(0)
 
 
 def cap_memory(megabytes: int) -> int | None:

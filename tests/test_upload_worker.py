@@ -82,3 +82,34 @@ def test_a_read_past_the_time_limit_is_stopped_and_the_next_upload_is_read(schem
         assert reader.read(path).samples == samples
     finally:
         reader.close()
+
+
+APP_PROCESS = """
+import os, sys, time
+from drugresponse.serve.runtime import load_runtime
+from drugresponse.serve.upload_worker import UploadReader
+from drugresponse.serve.uploads import ProfileSchema
+runtime = load_runtime(sys.argv[1], "cpu")
+reader = UploadReader(ProfileSchema.beside(runtime, sys.argv[1]))
+print(reader.call(os.getpid), flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_worker_ends_when_the_app_is_stopped_by_a_signal(assets_dir):
+    import subprocess
+    import sys
+
+    app = subprocess.Popen([sys.executable, "-c", APP_PROCESS, str(assets_dir / "model.onnx")],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(app.stdout.readline())
+        assert not dead(worker)
+        app.terminate()  # SIGTERM, as a Space or a service manager stops the app: no pool shutdown runs
+        app.wait(30)
+        deadline = time.monotonic() + 15
+        while not dead(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert dead(worker)
+    finally:
+        app.kill()

@@ -1,0 +1,97 @@
+"""Gradio's upload route behind the gate: refused from the headers alone when the body would be too large, when
+others are being received, when the hour's budget is spent or when the length is not declared; anything else passes.
+The last test sends the headers of a 1 GB upload to the running app over a raw socket, with no body at all."""
+
+import socket
+import time
+
+import pytest
+from starlette.testclient import TestClient
+
+from drugresponse.serve import upload_route
+from drugresponse.serve.upload_route import MB, UploadRouteGate
+
+
+class Downstream:
+    """Gradio's side of the gate: reads the whole body and says how many bytes it got."""
+
+    def __init__(self):
+        self.calls = 0
+
+    async def __call__(self, scope, receive, send):
+        self.calls += 1
+        size, more = 0, True
+        while more and scope["type"] == "http":
+            message = await receive()
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": str(size).encode()})
+
+
+@pytest.fixture
+def gate():
+    return UploadRouteGate(Downstream(), max_bytes=2 * MB, slots=2, hourly_bytes=3 * MB)
+
+
+def post(gate, body=b"x" * 1000, path="/gradio_api/upload", **kwargs):
+    return TestClient(gate).post(path, content=body, **kwargs)  # no lifespan: the gate has none to pass on
+
+
+def test_an_upload_within_the_limits_reaches_gradio_whole(gate):
+    answer = post(gate)
+    assert answer.status_code == 200 and answer.text == "1000" and gate.app.calls == 1
+    assert gate.receiving == 0 and gate.admitted_bytes == 1000
+
+
+def test_other_requests_pass_untouched_whatever_they_declare(gate):
+    gate.receiving = gate.slots
+    assert post(gate, b"y" * (3 * MB), path="/gradio_api/call/predict").status_code == 200
+    assert TestClient(gate).get("/gradio_api/upload").status_code == 200
+    assert gate.app.calls == 2 and gate.admitted_bytes == 0
+
+
+def test_a_body_declaring_more_than_the_byte_limit_is_refused_unread(gate):
+    answer = post(gate, b"z" * (3 * MB + 1))  # the limit plus the multipart envelope, plus one
+    assert answer.status_code == 413 and "at most 2 MB" in answer.text and gate.app.calls == 0
+
+
+def test_an_upload_while_others_are_received_is_refused_with_a_time_to_retry(gate):
+    gate.receiving = gate.slots
+    answer = post(gate)
+    assert answer.status_code == 429 and "receiving other uploads" in answer.text
+    assert answer.headers["retry-after"] == str(upload_route.RETRY_AFTER_S) and gate.app.calls == 0
+    gate.receiving = gate.slots - 1
+    assert post(gate).status_code == 200
+
+
+def test_the_hours_budget_refuses_until_the_oldest_upload_leaves_the_window(gate, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(upload_route.time, "monotonic", lambda: clock[0])
+    assert post(gate, b"a" * (2 * MB)).status_code == 200
+    clock[0] += 600
+    assert post(gate, b"b" * (MB // 2)).status_code == 200  # 2.5 MB of 3 MB admitted
+    clock[0] += 600
+    refused = post(gate, b"c" * MB)
+    assert refused.status_code == 429 and "share of uploads for this hour" in refused.text
+    # 1 MB fits once the first upload (2 MB, admitted 1,200 s ago) leaves the hour
+    assert int(refused.headers["retry-after"]) == 3600 - 1200 + 1 and gate.app.calls == 2
+    assert post(gate, b"d" * (MB // 2)).status_code == 200  # what still fits is admitted
+    clock[0] += 2401
+    assert post(gate, b"c" * MB).status_code == 200 and gate.admitted_bytes == 2 * MB
+
+
+def test_a_body_without_a_declared_length_is_refused(gate):
+    answer = post(gate, iter([b"chunk"] * 3))  # a generator body goes chunked, with no Content-Length
+    assert answer.status_code == 411 and gate.app.calls == 0
+
+
+def test_the_running_app_refuses_a_gigabyte_upload_from_its_headers(running_app):
+    host, port = running_app.removeprefix("http://").rstrip("/").split(":")
+    started = time.perf_counter()
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(b"POST /gradio_api/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n"
+                           b"Content-Type: multipart/form-data; boundary=b\r\n\r\n")
+        answer = connection.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 413") and "at most 25 MB" in answer
+    assert time.perf_counter() - started < 5  # answered without waiting for a body that never comes
