@@ -14,6 +14,7 @@ import polars as pl
 from .calibration import RESISTANT, SENSITIVE
 
 EFFECT_SHOWN = 0.25  # ln µM: an unknown event whose effect on every drug is smaller is not listed
+SHIFT_DIGITS = 2  # shifts are shown to 0.01 ln µM; a drug whose shift rounds to 0 there is not listed
 
 
 def call_words(percentile: float, among: str = "GDSC lines") -> str:
@@ -86,6 +87,10 @@ def unknown_event_effects(runtime, profiles: dict[str, np.ndarray], row: int, re
         biggest = np.argsort(-np.abs(shift[i]), kind="stable")[:5]
         if abs(shift[i, biggest[0]]) < EFFECT_SHOWN or len(out) == top:
             break
-        out.append({"event": runtime.driver_names[unknown[i]], "largest_shift": round(float(shift[i, biggest[0]]), 2),
-                    "drugs": {drugs[j]: round(float(shift[i, j]), 2) for j in biggest}})
+        # an event moves the few drugs whose head reads it; the rest of the five would be listed as "0.0", which
+        # reads as a measured null effect. The first always shows (its shift is at least EFFECT_SHOWN).
+        shown = {drugs[j]: round(float(shift[i, j]), SHIFT_DIGITS) for j in biggest}
+        out.append({"event": runtime.driver_names[unknown[i]],
+                    "largest_shift": round(float(shift[i, biggest[0]]), SHIFT_DIGITS),
+                    "drugs": {drug: value for drug, value in shown.items() if value != 0}})
     return out

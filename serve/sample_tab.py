@@ -23,10 +23,9 @@ from .downloads import Downloads
 from .messages import friendly
 from .service import PREDICTED, PredictionService
 from .upload_worker import UploadReader
-from .uploads import FORMAT_HELP
+from .uploads import FILE_TYPES, FORMAT_HELP
 from .uploads.access import uploaded_file
 
-FILE_TYPES = [".csv", ".tsv", ".txt", ".parquet", ".xlsx", ".gct", ".results", ".sf", ".vcf", ".maf"]
 NO_TISSUE = "not given"
 REST = 2.0  # after an upload's turn, the next waits this many times as long
 TURN = 1.0  # seconds: uploads start at most once per TURN (answering one costs the app's process ~0.1-0.5 s)

@@ -1,5 +1,7 @@
 """``drugresponse predict``: a cohort file in, one row per (sample, drug) out, validated exactly as the app does."""
 
+import gzip
+
 import numpy as np
 import polars as pl
 import pytest
@@ -107,16 +109,26 @@ def test_cli_predict_with_the_int8_model(assets_dir, bundle, tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["missing.csv", "-o", "out.parquet"], "no input file"),
-    (["in.txt", "-o", "out.parquet"], "has a header but no rows"),  # any extension: the content says what it is
+    (["in.txt", "-o", "out.parquet"], "has a header but no rows"),  # an accepted type: the content says what it is
     (["in.csv", "-o", "out.json"], "must end in .csv or .parquet"),
     (["in.csv", "-o", "in.csv"], "would overwrite the input"),
+    # a type that is not accepted is named, with the accepted ones (it used to be an "unrecognised layout")
+    (["in.pdf", "-o", "out.parquet"], "in.pdf is a .pdf file, which cannot be read; a PDF holds no table"),
+    (["in.csv.gz", "-o", "out.parquet"], "in.csv.gz is a .gz file, which cannot be read; decompress it first"),
+    (["in.csv", "--mutations", "calls.xls", "-o", "out.parquet"], "calls.xls is a .xls file"),
 ])
 def test_cli_refusals_are_messages(assets_dir, tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "in.csv").write_text("sample,expression:A\nS,1\n")
     (tmp_path / "in.txt").write_text("x")
+    (tmp_path / "in.pdf").write_bytes(b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n")
+    (tmp_path / "in.csv.gz").write_bytes(gzip.compress(b"sample,expression:A\nS,1\n"))
+    (tmp_path / "calls.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
     assert main(["predict", *args, "--model", str(assets_dir / "model.onnx"), "--quiet"]) == 2
-    assert message in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert message in error
+    if "cannot be read" in message:
+        assert "Accepted file types: .csv, .tsv, .txt, .parquet, .xlsx, .gct, .results, .sf, .vcf, .maf" in error
 
 
 def test_one_row_samples_in_the_long_layout_cost_at_most_two_chunks_of_arrays(bundle, runtime, calibration, tmp_path,
@@ -204,3 +216,24 @@ def test_long_layout_slices_bring_at_most_a_chunk_of_new_samples_each():
     slices = list(_bounded_slices(many, 2, 0, 16))
     assert [part.height for part, _ in slices] == [16] * 6 + [4]
     assert [line for _, line in slices] == [2 + 16 * k for k in range(7)]
+
+
+def test_a_gene_repeated_in_the_long_layout_is_combined_as_the_app_combines_it(bundle, runtime, calibration,
+                                                                                 tmp_path):
+    """Issue 22's rule in a cohort: a sample's repeated gene is averaged (log scale) when the sample is complete, in
+    chunks of one sample as in the app's one pass, and the report says so."""
+    schema = ProfileSchema.of(runtime)
+    tables = [pl.read_csv(long_csv(bundle, r)) for r in range(3)]
+    gene = schema.features_read["expression"][0]
+    value = tables[1].filter((pl.col("gene") == gene) & (pl.col("modality") == "expression"))["value"][0]
+    again = tables[1].head(1).with_columns(pl.lit(gene).alias("gene"), pl.lit("expression").alias("modality"),
+                                           pl.lit(value + 1.0).alias("value"))
+    text = pl.concat([tables[0], tables[1], again, tables[2]], how="vertical_relaxed").write_csv()
+    (tmp_path / "long.csv").write_text(text)
+    report = predict_file(runtime, calibration, tmp_path / "long.csv", tmp_path / "o.parquet", chunk=1, progress=False)
+    app = parse_profiles(text.encode(), schema)
+    assert app.profiles["expression"][1, schema.features["expression"].index(gene)] == pytest.approx(value + 0.5,
+                                                                                                      abs=1e-5)
+    np.testing.assert_allclose(pl.read_parquet(tmp_path / "o.parquet")["ln_ic50"].to_numpy().reshape(3, -1),
+                               runtime.predict(app.profiles), atol=1e-5)
+    assert any(f"more than one row ({gene}: 2 rows)" in note for note in report["notes"]), report["notes"]

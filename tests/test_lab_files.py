@@ -2,12 +2,15 @@
 
 The files are written from the fixture bundle's real profiles by ``tests/fixtures/lab_files.py``: TPM tables named by
 symbol, lower-case symbol, current HGNC symbol or Ensembl ID (with and without version), nf-core's merged table,
-RSEM and Salmon outputs, GCT 1.2, genes as columns, Excel, parquet; and mutation lists (VCF, MAF, gene and change,
-plain text) beside an expression file.
+RSEM and Salmon outputs, GCT 1.2, genes as columns, Excel, parquet, a TSV named .csv, the app's long layout by
+Ensembl ID; and mutation lists (VCF, MAF, gene and change, plain text) beside an expression file. Also refused with
+what to change: a panel of too few genes, and files that are not an accepted type.
 """
 
+import gzip
 import io
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +161,92 @@ def test_a_mutation_column_the_model_does_not_read_points_to_the_event(bundle, s
     report = parse_profiles(data, shipped_like)
     assert any(f"mutation:{event[:-4]} → driver:{event}" in n for n in report.notes)
     assert not any("mutation:" in n for n in parse_profiles(table.write_csv().encode(), shipped_like).notes)
+
+
+# the same file under another name, gene IDs in the app's own long layout, panels, and files that are not tables
+
+def test_a_genes_as_rows_tsv_renamed_csv_reads_as_the_tsv(bundle, runtime, schema, names, samples):
+    """Issue 22: a TSV saved as .csv was refused as an unrecognised layout; the delimiter comes from the content."""
+    data = lab_files.genes_as_rows(bundle.genes, names, samples, "ensembl_version")
+    tsv, csv = (parse_profiles(data, schema, name=name) for name in ("tpm.tsv", "tpm.csv"))
+    assert csv.samples == tsv.samples == list(samples)
+    assert csv.format == tsv.format and "tab-separated" in csv.format and "genes as rows" in csv.format
+    for modality, values in tsv.profiles.items():
+        np.testing.assert_array_equal(csv.profiles[modality], values)
+    check(runtime, csv, native(bundle, runtime, schema))
+
+
+def long_layout(genes: list[str], samples: dict[str, np.ndarray]) -> bytes:
+    """The app's long layout: one expression row per sample and gene (the profile's own log values)."""
+    rows = [(s, g, "expression", float(v)) for s, values in samples.items() for g, v in zip(genes, values)]
+    return pl.DataFrame(rows, schema=["sample", "gene", "modality", "value"], orient="row").write_csv().encode()
+
+
+@pytest.mark.parametrize("how", ["ensembl", "ensembl_version"])
+def test_the_long_layout_with_ensembl_ids_predicts_as_with_symbols(bundle, runtime, schema, names, samples, how):
+    symbols = parse_profiles(long_layout(bundle.genes, samples), schema, name="long.csv")
+    ensembl = parse_profiles(long_layout(lab_files.named(bundle.genes, names, how), samples), schema, name="long.csv")
+    assert ensembl.samples == symbols.samples == list(samples) and "long layout" in ensembl.format
+    assert ensembl.imputed["expression"] == symbols.imputed["expression"] == [0, 0]
+    assert any(n.startswith("expression:") and "by Ensembl gene ID" in n for n in ensembl.notes), ensembl.notes
+    check(runtime, ensembl, runtime.predict(symbols.profiles))
+    check(runtime, ensembl, native(bundle, runtime, schema))
+
+
+def test_a_panel_of_a_quarter_of_the_model_genes_is_refused_pointing_to_the_gene_list(bundle, schema, names, samples):
+    """A 500-gene panel against the shipped model's 2,000 genes: here a quarter of the fixture model's genes."""
+    read = schema.features_read["expression"]
+    panel = read[: len(read) // 4]
+    keep = [bundle.genes.index(g) for g in panel]
+    data = lab_files.genes_as_rows(panel, names, {s: v[keep] for s, v in samples.items()})
+    with pytest.raises(UserError) as refused:
+        parse_profiles(data, schema, name="panel.tsv")
+    message = str(refused.value)
+    assert f"has expression for {len(panel)} of the {len(read)} genes the model reads" in message
+    assert "at least 50% are needed" in message
+    assert "The list of genes it reads can be downloaded in the app (Your sample tab)." in message
+
+
+ACCEPTED = "Accepted file types: .csv, .tsv, .txt, .parquet, .xlsx, .gct, .results, .sf, .vcf, .maf"
+
+
+def _zipped(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, kind, says", [
+    ("results.pdf", "pdf", "results.pdf is a .pdf file"),
+    ("table.docx", "docx", "table.docx is a .docx file"),
+    ("table.xls", "xls", "table.xls is a .xls file, which cannot be read; open it in Excel and save it as .xlsx"),
+    ("tpm.tsv.gz", "gz", "tpm.tsv.gz is a .gz file, which cannot be read; decompress it first"),
+    ("tpm.zip", "zip", "tpm.zip is a .zip file, which cannot be read; unzip it"),
+    ("TPM.PDF", "pdf", "TPM.PDF is a .pdf file"),
+    (None, "pdf", "upload is a PDF document"),  # bytes sent without a name: their first bytes say what they are
+    (None, "gz", "upload is a gzip-compressed file, which cannot be read; decompress it first"),
+    ("tpm.csv", "xls", "tpm.csv is an old Office file (.xls or .doc)"),
+])
+def test_a_file_that_is_not_an_accepted_type_says_so_with_the_accepted_types(bundle, schema, names, samples, name,
+                                                                              kind, says):
+    """Issue 22: a PDF was 'a header but no rows', a .docx 'not a readable Excel file', a .gz or .xls 'compressed or
+    binary'; each now gets one message naming its type and the accepted ones (the app's file picker's list)."""
+    table = lab_files.genes_as_rows(bundle.genes, names, samples)  # what the lab meant to send, wrapped
+    data = {"pdf": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
+            "docx": _zipped({"[Content_Types].xml": b"<Types/>", "word/document.xml": table}),
+            "xls": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + table, "gz": gzip.compress(table),
+            "zip": _zipped({"tpm.tsv": table})}[kind]
+    with pytest.raises(UserError) as refused:
+        parse_profiles(data, schema, name=name)
+    assert says in str(refused.value) and ACCEPTED in str(refused.value)
+    with pytest.raises(UserError, match=ACCEPTED):  # as the mutation file beside an expression file, too
+        parse_profiles(table, schema, name="tpm.tsv", mutations=data, mutations_name=name)
+
+
+def test_the_apps_file_picker_offers_the_types_the_readers_accept():
+    from drugresponse.serve import sample_tab
+    from drugresponse.serve.uploads import FILE_TYPES
+
+    assert sample_tab.FILE_TYPES == FILE_TYPES and ACCEPTED.endswith(", ".join(FILE_TYPES))

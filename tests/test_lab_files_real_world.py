@@ -1,6 +1,7 @@
 """Lab files as they come from the field, beyond the round trip of ``test_lab_files``: mutation lists whose words are
 not mutations, tumour/normal VCFs, malformed VCFs, plain lists with unknown genes, genes GDSC names twice, repeated
-genes in genes-as-columns tables, gene-level copy number, the report's counts, and transcript-level Salmon files.
+genes in genes-as-columns tables, gene-level copy number, the report's counts, transcript-level Salmon files, and
+the example lab files the user guide uploads (``examples/lab_files/``, read with the committed model).
 
 Expression comes from the fixture bundle's real profiles (``tests/fixtures/lab_files.py``). The alterations written
 beside it are chosen to exercise a rule (a lab's ``TP53 not tested``), not to describe the line: they are lists a user
@@ -170,3 +171,70 @@ def test_batch_report_says_how_a_genes_as_rows_files_names_were_mapped(bundle, a
                           tmp_path / "out.parquet", chunk=2, progress=False, schema=schema)
     assert report["samples"] == 3
     assert any(note.startswith("expression:") and "Ensembl" in note for note in report["notes"]), report["notes"]
+
+
+# 10. the example lab files the user guide's API example uploads (examples/lab_files/, cut from the committed catalog)
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "lab_files"
+COMMITTED = pytest.mark.skipif(not (ASSETS_DIR / "model.onnx").is_file() or not EXAMPLES.is_dir(),
+                               reason="no committed model or example files")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    """The committed model and catalog, as the app serves them (the examples were written from that catalog)."""
+    from drugresponse.serve.catalog import Catalog
+    from drugresponse.serve.runtime import load_runtime
+    from drugresponse.serve.service import PredictionService
+
+    return PredictionService(load_runtime(ASSETS_DIR / "model.onnx", "cpu"), Catalog.load(ASSETS_DIR))
+
+
+@COMMITTED
+@pytest.mark.parametrize("name, samples, kind", [
+    ("BT-474.genes.results", ["BT-474"], "RSEM genes.results"),
+    ("quant.genes.sf", ["quant"], "Salmon quant"),  # one sample, named after its file
+    ("salmon.merged.gene_tpm.tsv", ["BT-474", "A375", "K-562"], "nf-core merged"),
+    ("MCF7.gct", ["MCF7"], "GCT 1.2"),
+])
+def test_each_example_expression_file_reads_whole(shipped, name, samples, kind):
+    report = parse_profiles(EXAMPLES / name, shipped.schema)
+    assert report.samples == samples and kind in report.format
+    assert report.imputed["expression"] == [0] * len(samples) and report.flags == [""] * len(samples)
+
+
+@COMMITTED
+@pytest.mark.parametrize("mutations, expression, carried", [
+    ("BT-474_mutations.csv", "BT-474.genes.results", ["gain_cnaPANCAN301_(CDK12,ERBB2,MED24)", "TP53_mut"]),
+    ("A375.vcf", "quant.genes.sf", ["BRAF_mut"]),
+    ("A375_alterations.txt", "quant.genes.sf", ["BRAF_mut"]),
+])
+def test_each_example_mutation_file_sets_the_lines_events(shipped, mutations, expression, carried):
+    report = parse_profiles(EXAMPLES / expression, shipped.schema, mutations=EXAMPLES / mutations)
+    events = shipped.schema.features["drivers"]
+    for event in carried:  # BT-474: ERBB2-amplified, TP53-mutant; A375: BRAF V600E
+        assert report.profiles["drivers"][0, events.index(event)] == 1.0
+
+
+@COMMITTED
+def test_the_user_guides_api_example_predicts_the_catalogs_line(shipped):
+    """``/predict_profile`` with BT-474's RSEM output, its gene and protein-change list and the tissue "breast", and
+    ``/profile_report`` with the RSEM output alone: the service calls behind both endpoints."""
+    table, report = shipped.predict_profile(EXAMPLES / "BT-474.genes.results", None,
+                                            EXAMPLES / "BT-474_mutations.csv", "breast")
+    drugs = shipped.runtime.drugs
+    assert table.height == len(drugs) and table["sample"].unique().to_list() == ["BT-474"]
+    assert table["predicted ln IC50"].is_finite().all() and "call within breast lines" in table.columns
+    # the same line's catalog expression with the list's events: what the upload stands for
+    row = shipped.catalog.row("BT-474")
+    expected = {m: np.full_like(v, np.nan) for m, v in report.profiles.items()}
+    expected["expression"][0] = shipped.catalog.profiles["expression"][row]
+    expected["drivers"][0] = report.profiles["drivers"][0]
+    predicted = table["predicted ln IC50"].to_numpy()
+    assert np.abs(predicted - shipped.runtime.predict(expected)[0]).max() < 1e-3
+    alone = shipped.parse(EXAMPLES / "BT-474.genes.results")
+    lapatinib = drugs.index("Lapatinib")  # the ERBB2 amplicon, known only from the list, moves lapatinib (issue 22)
+    assert predicted[lapatinib] < shipped.runtime.predict(alone.profiles)[0, lapatinib] - 0.3
+    context = shipped.context(alone, "BT-474", "Lapatinib")
+    assert context["similar_lines"][0]["cell_line"] == "BT-474" and context["similar_lines"][0]["pearson_r"] > 0.99
+    assert context["unknown_events"]

@@ -167,3 +167,40 @@ def test_an_amplified_gene_in_a_list_sets_every_region_that_lists_it(expression,
     assert events_set(report, schema) == {ERBB2_REGION: 1.0}
     regions = schema.events.regions("ERBB2", "gain")
     assert [schema.features["drivers"][j] for j in regions] == [ERBB2_REGION]
+
+
+# 8. a per-gene mutation the model reads as an event is pointed to it, not also called unknown
+
+def test_a_mutation_column_outside_the_panel_points_to_its_event_and_is_not_called_unknown(bundle, schema):
+    """``mutation:BRAF`` = 1: BRAF is not in the gene panel, and its event BRAF_mut is read. The report said both that
+    BRAF was unknown and ignored, and that driver:BRAF_mut counts; only the second is true."""
+    assert "BRAF" not in schema.features["mutation"] and "BRAF_mut" in schema.features_read["drivers"]
+    table = pl.read_csv(wide_csv(bundle, [ROW], modalities=("expression",)))
+    data = table.with_columns(pl.lit(1).alias("mutation:BRAF"), pl.lit(1).alias("mutation:NOTAGENE1"))
+    report = parse_profiles(data.write_csv().encode(), schema)
+    assert any("mutation:BRAF → driver:BRAF_mut" in n for n in report.notes), report.notes
+    assert [n for n in report.notes if "does not know" in n] == [
+        "mutation: 1 name(s) the model does not know were ignored (e.g. NOTAGENE1)."]
+    assert report.unknown_features["mutation"] == 1 and "- mutation: 1 unknown name(s) ignored" in report.summary()
+    assert report.details["identifiers"]["mutation"]["unknown"] == 1
+
+
+# 9. the unknown events the report lists, and the drugs each would move
+
+def test_an_unknown_event_lists_only_the_drugs_it_moves(bundle, schema, runtime):
+    """An event moves the few drugs whose driver head reads it; the other drugs of its top five used to be listed
+    with a shift of 0.0, which reads as a measured null effect."""
+    from drugresponse.serve.sample_context import unknown_event_effects
+    from drugresponse.serve.views import unknown_events_text
+
+    profiles = {m: bundle.profiles[m][ROW:ROW + 1].astype(np.float32) for m in ("expression", "mutation",
+                                                                               "copy_number", "drivers")}
+    profiles["drivers"][:] = np.nan  # a sample with expression only: every event unknown
+    effects = unknown_event_effects(runtime, profiles, 0, schema.read_columns["drivers"], runtime.drugs)
+    assert effects and all(effect["drugs"] for effect in effects)
+    assert all(shift != 0 for effect in effects for shift in effect["drugs"].values()), effects
+    assert any(len(effect["drugs"]) < 5 for effect in effects)  # the fixture's events each move a few of its 12 drugs
+    for effect in effects:
+        assert next(iter(effect["drugs"].values())) == effect["largest_shift"]
+    text = unknown_events_text({"unknown_events": effects})
+    assert "+0.00" not in text and "-0.00" not in text

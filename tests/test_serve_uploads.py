@@ -94,8 +94,8 @@ def test_unknown_features_are_counted_and_missing_ones_imputed(bundle, schema):
     (b"sample,gene,modality,value\nS1,TP53,expression,abc\n", "line 2: the value 'abc' is not a number"),
     (b"sample,gene,modality,value\nS1,TP53,methylation,1\n", "line 2: modality 'methylation'"),
     (b"sample,expression:TP53\nS1,1\nS2,x\n", "line 3: expression:TP53 value 'x'"),
-    (b"sample,gene,modality,value\nS1,TP53,expression,1\nS1,TP53,expression,2\n", "line 3: sample 'S1' has "
-                                                                                  "expression for 'TP53' more than"),
+    (b"sample,gene,modality,value\nS1,TP53,mutation,1\nS1,TP53,mutation,0\n", "line 3: sample 'S1' has "
+                                                                              "mutation for 'TP53' more than once"),
     (b"sample,expression:TP53\nS1,1\nS1,2\n", "sample 'S1' has more than one row"),
     (b"sample,expression:TP53,expression:TP53\nS1,1,2\n", "'expression:TP53' appears more than once"),
     (b"sample,gene,modality,value\n,TP53,expression,1\n", "line 2: the row has no sample name"),
@@ -103,6 +103,42 @@ def test_unknown_features_are_counted_and_missing_ones_imputed(bundle, schema):
 def test_bad_files_are_rejected_with_the_reason(schema, content, message):
     with pytest.raises(UserError, match=message):
         parse_profiles(content, schema)
+
+
+def _as_tpm(table: pl.DataFrame) -> pl.DataFrame:
+    """A long-layout table's expression as TPM-like linear values (as in the linear-scale test below)."""
+    tpm = 2.0 ** (pl.col("value") * 2 + 5) - 1
+    return table.with_columns(pl.when(pl.col("modality") == "expression").then(tpm).otherwise(pl.col("value"))
+                              .alias("value"))
+
+
+@pytest.mark.parametrize("scale", ["log", "linear"])
+def test_a_gene_given_twice_for_a_sample_in_the_long_layout_is_combined_and_reported(bundle, schema, runtime, scale):
+    """Issue 22: a repeated gene is combined by the genes-as-rows rule (averaged on a log scale, summed on a linear
+    one) and reported; repeats of names the model does not know are ignored. It used to refuse the whole file."""
+    table = pl.read_csv(long_csv(bundle, 1))
+    table = _as_tpm(table) if scale == "linear" else table
+    gene = schema.features_read["expression"][0]
+    j = schema.features["expression"].index(gene)
+    row = (pl.col("gene") == gene) & (pl.col("modality") == "expression")
+    value = table.filter(row)["value"][0]
+    if scale == "log":  # the file's value and one 1 higher: their mean
+        extra, expected = value + 1.0, np.float32(value + 0.5)
+    else:  # the gene's TPM split over two rows (two loci of one gene): their sum is the file's value
+        table = table.with_columns(pl.when(row).then(pl.col("value") * 0.25).otherwise(pl.col("value")).alias("value"))
+        extra, expected = value * 0.75, np.log2(np.float32(value) + 1.0)  # then put on the log scale
+    more = pl.DataFrame({"sample": [table["sample"][0]] * 3, "gene": [gene, "NOT_A_GENE", "NOT_A_GENE"],
+                         "modality": "expression", "value": [extra, 1.0, 2.0]})
+    report = parse_profiles(pl.concat([table, more]).write_csv().encode(), schema)
+    assert report.profiles["expression"][0, j] == pytest.approx(expected, abs=1e-5)
+    assert report.details["duplicated_genes"] == {gene: 2}
+    assert (f"1 of the model's genes appear in more than one row ({gene}: 2 rows): combined by summing, for samples "
+            "on a linear scale (the TPM or counts of two loci add up), or by averaging, for samples on a log scale."
+            in report.notes)
+    assert report.unknown_features["expression"] == 1  # NOT_A_GENE, twice: ignored, counted once
+    if scale == "linear":  # the same prediction as the file whose gene is one row
+        unsplit = parse_profiles(_as_tpm(pl.read_csv(long_csv(bundle, 1))).write_csv().encode(), schema)
+        np.testing.assert_allclose(runtime.predict(report.profiles), runtime.predict(unsplit.profiles), atol=1e-5)
 
 
 def test_missing_value_spellings_are_missing_not_errors(bundle, schema):

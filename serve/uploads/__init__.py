@@ -1,18 +1,20 @@
 """Users' own sample profiles: read within limits, mapped onto the model's inputs, checked, and reported.
 
-``tables`` opens a file (delimited text or parquet) and reads it in chunks; ``app_layouts`` reads the app's long and
-wide layouts; ``identifiers`` maps gene and event names (Ensembl IDs, HGNC symbols, aliases); ``samples`` holds
-samples' arrays as they are read; ``validate`` checks values and coverage; ``reader`` runs the whole path for the
-app (``parse_profiles``) and the batch CLI (``read_cohort``); ``limits`` bounds what one file may cost.
+``file_types`` says which files are accepted (the app's file picker offers its ``FILE_TYPES``); ``tables`` opens a
+file (delimited text or parquet) and reads it in chunks; ``app_layouts`` reads the app's long and wide layouts;
+``identifiers`` maps gene and event names (Ensembl IDs, HGNC symbols, aliases); ``samples`` holds samples' arrays as
+they are read; ``validate`` checks values and coverage; ``reader`` runs the whole path for the app
+(``parse_profiles``) and the batch CLI (``read_cohort``); ``limits`` bounds what one file may cost.
 """
 
 from .cohort import read_cohort, read_mutation_file
+from .file_types import FILE_TYPES
 from .limits import APP, BATCH, Limits
 from .reader import parse_profiles
 from .schema import ProfileSchema
 from .validate import FLAG_BELOW, REFUSE_BELOW, UploadReport
 
-__all__ = ["APP", "BATCH", "FLAG_BELOW", "REFUSE_BELOW", "Limits", "ProfileSchema", "UploadReport",
+__all__ = ["APP", "BATCH", "FILE_TYPES", "FLAG_BELOW", "REFUSE_BELOW", "Limits", "ProfileSchema", "UploadReport",
            "parse_profiles", "read_cohort", "read_mutation_file"]
 
 FORMAT_HELP = """Two layouts are accepted (column names are case-insensitive), as comma- or tab-separated text or parquet:

@@ -8,12 +8,13 @@
 Column names are case-insensitive. Gene and event names go through the schema's resolvers (model names, case,
 Ensembl IDs, HGNC symbols; event aliases); what the model does not know is counted and ignored.
 
-Columns given more than once follow the rule of genes-as-rows tables (``gene_tables``): names the model does not
-know are ignored however often they appear; expression columns whose different names are one model gene (a retired
-and a current symbol, KIAA1324 and ELAPOR1) are combined, summed for a sample on a linear scale and averaged on a
-log scale, and reported. The same name of a model gene twice is refused (in the app's wide layout, a column pasted
-twice), unless the caller asks to combine it (``combine_repeated``, meant for genes-as-columns tables, where RNA-seq
-outputs list some gene names twice). Other inputs given twice for one feature are refused.
+Columns and rows given more than once follow the rule of genes-as-rows tables (``gene_tables.combine``): names the
+model does not know are ignored however often they appear; expression for one model gene given more than once (by
+different names of one gene, a retired and a current symbol, KIAA1324 and ELAPOR1; or, in the long layout, in
+several rows of one sample) is combined, summed for a sample on a linear scale and averaged on a log scale, and
+reported. In the app's wide layout the same column name of a model gene twice is refused (a column pasted twice),
+unless the caller asks to combine it (``combine_repeated``, meant for genes-as-columns tables, where RNA-seq outputs
+list some gene names twice). Other inputs given twice for one feature are refused.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from drugresponse.errors import UserError
 
 from ..runtime import MODALITIES
 from .cells import encode_names, line_of, parse_numbers, text_column
+from .gene_tables import combine
 from .identifiers import UNKNOWN, Resolution
 from .limits import Limits
 from .samples import SampleArrays
 from .schema import ProfileSchema
-from .validate import LINEAR_ABOVE
 
 MODALITY_NAMES = {"expression": "expression", "mutation": "mutation", "copy_number": "copy_number",
                   "driver": "drivers", "drivers": "drivers"}
@@ -69,7 +70,8 @@ class Reading:
     unknown: dict[str, set] = field(default_factory=lambda: {m: set() for m in MODALITIES})  # not ambiguous ones
     resolved: dict[str, Resolution] = field(default_factory=dict)
     ignored_inputs: Counter = field(default_factory=Counter)  # mutation:GENE given though the model reads events
-    duplicates: dict[str, int] = field(default_factory=dict)  # model gene -> expression columns combined into it
+    duplicates: dict[str, int] = field(default_factory=dict)  # model gene -> expression values combined into it
+    repeated_in: str = "column"  # where those values were: columns (wide layouts), or one sample's rows (long)
 
     def note(self, modality: str, names, resolution: Resolution) -> None:
         unknown = self.unknown[modality]
@@ -157,22 +159,20 @@ class WideLayout:
         return names
 
     def _combine(self, values: np.ndarray) -> None:
-        """Fold the repeated expression columns (the last block of ``values``) into their first column, per sample:
-        the sum on a linear scale (TPM of two loci add up), the mean on a log scale, as ``gene_tables`` does."""
+        """Fold the repeated expression columns (the last block of ``values``) into their first column, per sample, by
+        ``gene_tables.combine``: the sum on a linear scale, the mean on a log scale."""
         before = sum(len(p) for m, (p, _) in self.placed.items() if MODALITIES.index(m) < MODALITIES.index("expression"))
         placed = self.placed["expression"][1]
         expression = values[:, before:before + len(placed)]
         repeated = values[:, values.shape[1] - len(self.repeats[0]):]
         at = {j: i for i, j in enumerate(placed.tolist())}
         targets = np.array([at[j] for j in self.repeats[1].tolist()], np.int64)
-        linear = np.fmax(np.fmax.reduce(expression, axis=1), np.fmax.reduce(repeated, axis=1)) > LINEAR_ABOVE
+        largest = np.fmax(np.fmax.reduce(expression, axis=1), np.fmax.reduce(repeated, axis=1))
         total, given = np.nan_to_num(expression).astype(np.float64), (~np.isnan(expression)).astype(np.int64)
         np.add.at(total.T, targets, np.nan_to_num(repeated).T)
         np.add.at(given.T, targets, (~np.isnan(repeated)).T)
         touched = np.unique(targets)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            combined = np.where(linear[:, None], total[:, touched], total[:, touched] / given[:, touched])
-        expression[:, touched] = np.where(given[:, touched] > 0, combined, np.nan)
+        expression[:, touched] = combine(total[:, touched], given[:, touched], largest)
 
 
 def _repeats_allowed(header: list[str], schema: ProfileSchema, combine_repeated: bool) -> set[str]:
@@ -193,10 +193,12 @@ def _repeats_allowed(header: list[str], schema: ProfileSchema, combine_repeated:
 
 
 class LongLayout:
-    """``sample, gene, modality, value`` rows, any order; a measurement given twice is refused."""
+    """``sample, gene, modality, value`` rows, any order. A sample's expression for one model gene given in several
+    rows is combined (see the module docstring); any other measurement given twice is refused."""
 
     def __init__(self, header: list[str], schema: ProfileSchema, reading: Reading):
         check_header(header)
+        reading.repeated_in = "row"
         lower = [c.strip().lower() for c in header]
         self.positions = {c: lower.index(c) for c in LONG_COLUMNS}
         self.schema, self.reading = schema, reading
@@ -242,5 +244,9 @@ class LongLayout:
             lookup[used] = self._columns(m, [gene_names[g] for g in used])
             columns = lookup[gene_code[part]]
             known = columns >= 0
-            arrays.put(m, rows[part][known], columns[known], values[part][known], lines[part][known])
+            combined = arrays.put(m, rows[part][known], columns[known], values[part][known], lines[part][known],
+                                  combine_repeats=m == "expression")
+            for j, n in combined.items():  # reported as genes-as-rows tables report theirs
+                name = self.schema.features[m][j]
+                self.reading.duplicates[name] = max(n, self.reading.duplicates.get(name, 0))
         return list(dict.fromkeys(samples.to_list()))

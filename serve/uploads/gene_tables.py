@@ -12,10 +12,11 @@ Recognised by their header, else by which of the two holds gene identifiers:
 Identifiers are resolved as everywhere (model names, case, Ensembl IDs with or without version, HGNC symbols). When a
 table has an ID column and a name column, the ID is tried first. Rows that resolve to the same model gene (a gene name
 listed twice, as nf-core tables do for some genes) are combined: summed when the sample's values are on a linear
-scale (TPM and counts of two loci add up), averaged when they are on a log scale; the report names them. Rows of
-genes the model does not know are ignored, duplicated or not, and counted apart from rows whose identifier is
-ambiguous (reported with their candidates). A table that names transcripts (Salmon's transcript-level ``quant.sf``)
-and no gene is refused with the gene-level file to upload instead.
+scale (TPM and counts of two loci add up), averaged when they are on a log scale (``combine``, the rule the app's
+layouts follow too); the report names them. Rows of genes the model does not know are ignored, duplicated or not,
+and counted apart from rows whose identifier is ambiguous (reported with their candidates). A table that names
+transcripts (Salmon's transcript-level ``quant.sf``) and no gene is refused with the gene-level file to upload
+instead.
 """
 
 from __future__ import annotations
@@ -179,8 +180,14 @@ def read_gene_rows(table: Table, spec: GeneTable, schema: ProfileSchema, limits:
                         "gene-level file instead: nf-core/rnaseq's salmon.merged.gene_tpm.tsv, Salmon's quant.genes.sf, "
                         "RSEM's genes.results, or a tximport gene-level table.")
     spec.duplicates = {schema.features["expression"][j]: int(rows_of[j]) for j in np.flatnonzero(rows_of > 1)}
-    linear = largest > LINEAR_ABOVE  # per sample: the rule for combining its duplicated genes
+    return names, combine(total, given, largest).astype(np.float32), resolution
+
+
+def combine(total: np.ndarray, given: np.ndarray, largest: np.ndarray) -> np.ndarray:
+    """The rule for a gene given more than once for a sample, shared by every layout: ``total`` [samples, genes] the
+    sum of its values, ``given`` how many there were, ``largest`` each sample's largest value as given, which says its
+    scale. Summed on a linear scale (the TPM or counts of two loci add up), averaged on a log scale; NaN where none."""
+    linear = largest > LINEAR_ABOVE
     with np.errstate(invalid="ignore", divide="ignore"):
         combined = np.where(linear[:, None], total, total / given)
-    expression = np.where(given > 0, combined, np.nan).astype(np.float32)
-    return names, expression, resolution
+    return np.where(given > 0, combined, np.nan)

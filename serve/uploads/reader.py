@@ -19,7 +19,7 @@ from . import gene_tables, mutation_lists
 from .app_layouts import LongLayout, Reading, WideLayout
 from .limits import APP, Limits
 from .recognise import MUTATIONS, Recognised, recognise, sample_name
-from .report import duplicate_notes, identifier_notes, merge_mutations, unread_input_notes
+from .report import duplicate_notes, identifier_notes, merge_mutations, redirected, unread_input_notes
 from .samples import SampleArrays
 from .schema import ProfileSchema
 from .tables import Table, open_table
@@ -103,13 +103,15 @@ def parse_profiles(source: bytes | str | Path, schema: ProfileSchema, limits: Li
     table = open_table(source, limits, name)
     found = recognise(table, schema)
     read = read_expression(table, schema, limits, found)
-    notes = identifier_notes(read.reading, read.details) + read.notes
+    pointed = redirected(schema, read.reading.unknown)  # names reported with the event that counts, not as unknown
+    notes = identifier_notes(read.reading, read.details, pointed) + read.notes
     notes += unread_input_notes(read.profiles, schema, read.details, read.reading.unknown)
     if mutations is not None:
         mutation_table = open_table(mutations, limits, mutations_name)
         calls = read_mutations(mutation_table, schema, limits)
         notes += merge_mutations(read.names, read.profiles, calls, schema, mutation_table.name, read.details)
-    report = validate(read.names, read.profiles, {m: len(v) for m, v in read.reading.unknown.items()}, schema)
+    unknown = {m: len(v - pointed.get(m, set())) for m, v in read.reading.unknown.items()}
+    report = validate(read.names, read.profiles, unknown, schema)
     report.source, report.format = table.name, f"{table.format}; {read.description}"
     report.notes = notes + report.notes
     report.details = {"format": report.format, **read.details}

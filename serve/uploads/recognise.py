@@ -17,8 +17,9 @@ from drugresponse.errors import UserError
 
 from . import gene_tables, item_lists, mutation_lists
 from .app_layouts import layout_of
+from .file_types import SUPPORTED
 from .schema import ProfileSchema
-from .tables import SUPPORTED, Table
+from .tables import Table
 
 MUTATIONS = ("vcf", "mutation table", "alteration list")
 _STEM = re.compile(r"(\.(genes|isoforms))?\.(results|sf|tsv|csv|txt|gct|vcf|maf|parquet|xlsx)$", re.IGNORECASE)

@@ -24,12 +24,14 @@ def _examples(items, n: int = 5) -> str:
     return ", ".join(items[:n]) + (f" and {len(items) - n:,} more" if len(items) > n else "")
 
 
-def identifier_notes(reading: Reading, details: dict) -> list[str]:
+def identifier_notes(reading: Reading, details: dict, redirected: dict[str, set] | None = None) -> list[str]:
     """Names mapped (and how), ambiguous, chosen, unknown; a genes-as-rows table's unknown rows are noted by the reader
-    (``details["unknown_rows"]``), so not again here."""
+    (``details["unknown_rows"]``), so not again here, nor the ``redirected`` names, which ``unread_input_notes``
+    points to the event that counts."""
     notes = []
     for modality, resolution in reading.resolved.items():
-        unknown = len(reading.unknown[modality])
+        unknown_names = reading.unknown[modality] - (redirected or {}).get(modality, set())
+        unknown = len(unknown_names)
         mapped = sum(resolution.how.values())
         details.setdefault("identifiers", {})[modality] = {
             "mapped_by": dict(resolution.how), "examples": dict(list(resolution.renamed.items())[:10]),
@@ -49,8 +51,8 @@ def identifier_notes(reading: Reading, details: dict) -> list[str]:
                              f"{name} ({candidates})" for name, candidates in resolution.ambiguous.items()) + ".")
         if unknown and not (modality == "expression" and "unknown_rows" in details):
             notes.append(f"{modality}: {unknown:,} name(s) the model does not know were ignored (e.g. "
-                         f"{_examples(sorted(reading.unknown[modality])[:5])}).")
-    notes += duplicate_notes(reading.duplicates, details, "column")
+                         f"{_examples(sorted(unknown_names)[:5])}).")
+    notes += duplicate_notes(reading.duplicates, details, reading.repeated_in)
     return notes
 
 
@@ -70,16 +72,23 @@ def _events_of(schema: ProfileSchema, modality: str, gene: str) -> list[str]:
     return [schema.features["drivers"][j] for j in events if j >= 0]
 
 
+def redirected(schema: ProfileSchema, unknown: dict[str, set]) -> dict[str, set]:
+    """Per modality, the per-gene names outside the gene panel that a driver event stands for (BRAF, KRAS, PIK3CA are
+    not in the panel, and their ``_mut`` events are): reported with that event, not as unknown names."""
+    return {m: {g for g in sorted(unknown.get(m, ()))[:1000] if _events_of(schema, m, g)}
+            for m in ("mutation", "copy_number")}
+
+
 def unread_input_notes(profiles: dict[str, np.ndarray], schema: ProfileSchema, details: dict,
                        unknown: dict[str, set] | None = None) -> list[str]:
     """Per-gene mutation or copy-number values the model does not read, and the driver event that counts instead;
-    ``unknown``: the names outside the gene panel (BRAF, KRAS, PIK3CA are not in it, and their events are)."""
+    ``unknown``: the names outside the gene panel, of which the ``redirected`` ones are reported here."""
     notes = []
+    outside = redirected(schema, unknown or {})
     for modality in ("mutation", "copy_number"):
         read = set(schema.features_read[modality])
         given = [schema.features[modality][j] for j in np.flatnonzero(np.isfinite(profiles[modality]).any(axis=0))]
-        outside = sorted((unknown or {}).get(modality, ()))[:1000]  # names outside the panel that have an event
-        unread = [g for g in given if g not in read] + [g for g in outside if _events_of(schema, modality, g)]
+        unread = [g for g in given if g not in read] + sorted(outside[modality])
         if not unread:
             continue
         pointers = []

@@ -2,11 +2,13 @@
 
 Delimited text (comma, tab, semicolon or pipe, detected from the header line; UTF-8, or Latin-1 when a file is
 not UTF-8) and parquet are read in chunks of rows with pyarrow's streaming readers, so memory is bounded by the
-chunk, not the file. Before any value is parsed the file's size, header and row count are checked: a file that
-would exceed a limit is refused at the cost of one pass over its bytes. Text cells arrive as strings (numbers are
-parsed, and refused with their line and column, by ``cells.py``); parquet cells keep their types. What a container
-would expand to is measured before a library decodes it: an .xlsx by ``xlsx_guard``, a parquet file by
-``parquet_guard``; every chunk's cells are checked against ``Limits.max_cell_bytes`` before it is yielded.
+chunk, not the file. A file whose name or first bytes say it holds no table (a PDF, a ``.docx``, an ``.xls``, a
+``.gz``) is refused first, with the accepted types (``file_types``). Before any value is parsed the file's size,
+header and row count are checked: a file that would exceed a limit is refused at the cost of one pass over its
+bytes. Text cells arrive as strings (numbers are parsed, and refused with their line and column, by ``cells.py``);
+parquet cells keep their types. What a container would expand to is measured before a library decodes it: an .xlsx
+by ``xlsx_guard``, a parquet file by ``parquet_guard``; every chunk's cells are checked against
+``Limits.max_cell_bytes`` before it is yielded.
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ from drugresponse.errors import UserError
 
 from . import parquet_guard, xlsx_guard
 from .cells import flat_text
+from .file_types import SUPPORTED, check_file_type, refusal
 from .limits import Limits
 
 DELIMITERS = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
 BLOCK = 1 << 20
-SUPPORTED = "CSV or TSV text, parquet, Excel (.xlsx), GCT, VCF or MAF"
 
 
 @dataclass
@@ -81,6 +83,7 @@ def open_table(source: bytes | str | Path, limits: Limits, name: str | None = No
         name = name or source.name
     if size == 0:
         raise UserError(f"{name} is empty; expected a table of sample profiles (see the accepted formats).")
+    check_file_type(name, _read_head(source, 16))  # before the size: a 30 MB PDF is refused as a PDF
     limits.check_size(size, name)
     head = _read_head(source, limits.max_header_bytes + 4096)
     if head.startswith(b"PAR1"):
@@ -88,9 +91,9 @@ def open_table(source: bytes | str | Path, limits: Limits, name: str | None = No
     if head.startswith(b"PK\x03\x04"):
         return _open_text(xlsx_guard.first_sheet_as_csv(source, name, limits), name, None, limits,
                           "Excel (first sheet)")
-    if head.startswith(b"\x1f\x8b") or b"\x00" in head[:4096]:
-        raise UserError(f"{name} is a compressed or binary file that is not parquet; accepted: {SUPPORTED}. "
-                        "Decompress a .gz file first.")
+    if b"\x00" in head[:4096]:  # compressed kinds that ``file_types`` names were refused above
+        raise UserError(refusal(name, "a binary file, not parquet, an Excel workbook or text", "text that Excel saved "
+                                "as Unicode Text is UTF-16: save it as CSV UTF-8 instead"))
     return _open_text(source, name, head, limits)
 
 
