@@ -7,7 +7,8 @@ them. This ASGI middleware answers at once, from the request's headers alone:
 
 - a body that does not declare its length: 411 (browsers and HTTP clients declare it for a file);
 - a body that declares more bytes than an upload may hold: 413;
-- an upload while ``slots`` others are still being received: 429, with ``Retry-After``;
+- an upload while ``slots`` others are still being received (as many as the app lets wait for their turn, so that
+  no body is received only to be refused as busy): 429, with ``Retry-After``;
 - an upload beyond ``hourly_bytes`` of bodies admitted in the last hour: 429, with ``Retry-After``.
 
 So the server receives at most ``slots`` upload bodies at a time, whatever the number of clients, and its disk holds
@@ -25,8 +26,10 @@ from collections import deque
 from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 
+from .sample_tab import MAX_WAITING
+
 MB = 1_000_000
-RECEIVING = 2  # upload bodies received at once; the app reads uploads one at a time anyway
+RECEIVING = MAX_WAITING  # upload bodies received at once: as many as the app lets wait for their turn
 ENVELOPE = MB  # multipart headers and boundaries around the file, beyond the file's own byte limit
 HOURLY_BYTES = 2_000 * MB  # about 80 uploads at the byte limit; the disk holds at most this much of them
 WINDOW_S = 3600.0  # as long as Gradio's cache keeps an upload

@@ -237,3 +237,25 @@ def test_a_gene_repeated_in_the_long_layout_is_combined_as_the_app_combines_it(b
     np.testing.assert_allclose(pl.read_parquet(tmp_path / "o.parquet")["ln_ic50"].to_numpy().reshape(3, -1),
                                runtime.predict(app.profiles), atol=1e-5)
     assert any(f"more than one row ({gene}: 2 rows)" in note for note in report["notes"]), report["notes"]
+
+
+def test_a_parquet_cohort_is_bounded_per_row_group_not_as_a_whole(tmp_path):
+    """`drugresponse predict` decodes a parquet cohort a row group at a time, so the decoded size is bounded per row
+    group; the app reads a file whole, so there it is bounded per file."""
+    from dataclasses import replace
+
+    from drugresponse.serve.uploads import APP, BATCH
+    from drugresponse.serve.uploads.parquet_guard import check_parquet
+
+    path = tmp_path / "cohort.parquet"  # 20,000 rows x 20 float64 columns: 3.2 MB decoded, 0.32 MB per row group
+    pl.DataFrame({f"expression:G{i}": pl.zeros(20_000, eager=True) for i in range(20)}).write_parquet(
+        path, row_group_size=2_000)
+    streaming, whole = replace(BATCH, max_unpacked_bytes=1_000_000), replace(APP, max_unpacked_bytes=1_000_000)
+    check_parquet(path, "cohort.parquet", streaming)
+    with pytest.raises(UserError, match="would decode to more than 1 MB"):
+        check_parquet(path, "cohort.parquet", whole)
+    pl.read_parquet(path).write_parquet(path, row_group_size=20_000)
+    with pytest.raises(UserError, match="per row group"):
+        check_parquet(path, "cohort.parquet", streaming)
+    # a 10,000-profile cohort of every model input (6,842 columns) in one row group decodes to ~550 MB: accepted
+    assert BATCH.per_row_group and BATCH.max_unpacked_bytes > 10_000 * 6_842 * 8

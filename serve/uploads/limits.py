@@ -34,6 +34,9 @@ class Limits:
     max_cells: int = 2_000_000  # an .xlsx sheet's rectangle, which the Excel reader allocates whole (~100 bytes a cell)
     worker_memory_mb: int = 1536  # address space the upload worker may add to what it holds once started
     read_timeout_s: float = 120.0  # one upload's reading, in the worker
+    # `drugresponse predict` decodes a parquet cohort one row group at a time: then max_unpacked_bytes and the text
+    # budget bound each row group, not the file (a 10,000-profile cohort in one row group decodes to ~550 MB)
+    per_row_group: bool = False
 
     @property
     def max_text_bytes(self) -> int:
@@ -91,4 +94,5 @@ class TextBudget:
 
 
 APP = Limits()  # the web app and its API: one request must not take the server down
-BATCH = Limits(max_bytes=None, max_samples=None, max_rows=None)  # `drugresponse predict`: streams, memory bounded by chunks
+# `drugresponse predict`: streams, so its memory is bounded by chunks and by one parquet row group at a time
+BATCH = Limits(max_bytes=None, max_samples=None, max_rows=None, max_unpacked_bytes=2_000 * MB, per_row_group=True)

@@ -12,7 +12,8 @@ Before the table is read, ``check_parquet`` refuses a file when
 - a text column, read dictionary-encoded (each distinct value once and an index per row, never a copy per row), holds
   a value longer than ``max_cell_bytes``, or the text all rows decode to (each value's length times the rows that use
   it, over every text column and row group) exceeds ``max_text_bytes``: no more text than a text file may hold.
-Sizes in the metadata are what the file declares; the dictionaries are read. The upload worker's memory limit
+With ``Limits.per_row_group`` (``drugresponse predict``, which decodes one row group at a time) both bounds apply to
+each row group instead of the file. Sizes in the metadata are what the file declares; the dictionaries are read. The upload worker's memory limit
 (``serve/upload_worker.py``) bounds what a file that misstates its page sizes could still ask for.
 """
 
@@ -76,12 +77,14 @@ def _check_metadata(meta: pq.FileMetaData, schema: pa.Schema, text: list[int], n
             raise UserError(f"{name}: row group {i} declares a negative size; the file is damaged.")
         rows += group.num_rows
         limits.check_rows(rows)  # per row group, before the next is even looked at
-        unpacked += group.total_byte_size + group.num_rows * width
+        decoded = group.total_byte_size + group.num_rows * width
+        unpacked = decoded if limits.per_row_group else unpacked + decoded
         largest = max((group.column(j).total_uncompressed_size for j in text), default=0)
         if unpacked > limits.max_unpacked_bytes or largest > limits.max_unpacked_bytes:
             raise UserError(f"{name} would decode to more than {limits.max_unpacked_bytes / 1e6:,.0f} MB (from its "
-                            f"metadata, row group {i}); at most that is accepted. For larger cohorts use "
-                            "`drugresponse predict`.")
+                            f"metadata, row group {i}); at most that is accepted" + (
+                                " per row group (write it with smaller row groups)." if limits.per_row_group else
+                                ". For larger cohorts use `drugresponse predict`."))
     if rows != meta.num_rows:
         raise UserError(f"{name}: its row groups hold {rows:,} rows but the file declares {meta.num_rows:,}; the "
                         "file is damaged.")
@@ -94,6 +97,8 @@ def _check_text(handle: pq.ParquetFile, schema: pa.Schema, text: list[int], name
         f"{name}: its text columns decode to more than {limits.max_text_bytes / 1e6:,.0f} MB (column {column!r}, "
         "each value counted once per row that uses it), more than an upload may."))
     for i in range(handle.metadata.num_row_groups):
+        if limits.per_row_group and i:
+            budget.total = 0  # read one row group at a time: each is bounded, not the file
         rows = max(handle.metadata.row_group(i).num_rows, 1)
         step = max(1, CELLS_PER_READ // rows)
         for first in range(0, len(text), step):
