@@ -20,6 +20,7 @@ Measures; never asserts.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import subprocess
@@ -51,7 +52,7 @@ def drive(url: str, calls: list[tuple], clients: int) -> tuple[list[float], int,
     from gradio_client import Client
 
     pool = [Client(url, verbose=False) for _ in range(clients)]
-    latencies, errors = [], 0
+    latencies, errors = [], collections.Counter()
 
     def one(i):
         endpoint, args = calls[i]
@@ -64,9 +65,18 @@ def drive(url: str, calls: list[tuple], clients: int) -> tuple[list[float], int,
         for future in [executor.submit(one, i) for i in range(len(calls))]:
             try:
                 latencies.append(future.result() * 1000)
-            except Exception:  # an error is a result here: counted, not raised
-                errors += 1
+            except Exception as exc:  # an error is a result here: counted by its reason, not raised
+                errors[reason(exc)] += 1
     return latencies, errors, time.perf_counter() - start
+
+
+def reason(exc: Exception) -> str:
+    """What a refused or failed call was told, in a few words (the app's messages start with what happened)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for known in ("receiving other uploads", "reading other uploads", "share of uploads", "queue is full"):
+        if known in text:
+            return known
+    return text[:60]
 
 
 def upload_variants(folder: Path, count: int) -> list[Path]:
@@ -114,7 +124,7 @@ def hostile(url: str, uploads: list[Path], seconds: float) -> None:
 
     from gradio_client import Client, handle_file
 
-    stop, outcomes = threading.Event(), {"answered": 0, "refused_or_failed": 0}
+    stop, outcomes, reasons = threading.Event(), {"answered": 0, "refused_or_failed": 0}, collections.Counter()
 
     def one(k: int) -> None:
         client = Client(url, verbose=False)
@@ -123,8 +133,9 @@ def hostile(url: str, uploads: list[Path], seconds: float) -> None:
                 client.predict(handle_file(str(uploads[k % len(uploads)])), None, "not given",
                                api_name="/predict_profile")
                 outcomes["answered"] += 1
-            except Exception:  # a refusal or a full queue is a result here
+            except Exception as exc:  # a refusal or a full queue is a result here
                 outcomes["refused_or_failed"] += 1
+                reasons[reason(exc)] += 1
             k += ATTACKERS
 
     threads = [threading.Thread(target=one, args=(k,), daemon=True) for k in range(ATTACKERS)]
@@ -132,7 +143,7 @@ def hostile(url: str, uploads: list[Path], seconds: float) -> None:
         thread.start()
     time.sleep(seconds)
     stop.set()
-    print(json.dumps(outcomes), flush=True)
+    print(json.dumps({**outcomes, "reasons": dict(reasons)}), flush=True)
 
 
 def attack(url: str, pid: int, uploads: list[Path], cell_lines: list[str], drugs: list[str], seconds: float) -> dict:
@@ -169,6 +180,7 @@ def attack(url: str, pid: int, uploads: list[Path], cell_lines: list[str], drugs
             "idle_p50_ms": round(float(np.median(idle)), 1), "attack_p50_ms": round(float(np.median(under_attack)), 1),
             "attack_p99_ms": round(float(np.percentile(under_attack, 99)), 1), "bystander_requests": len(under_attack),
             "uploads_answered": outcomes["answered"], "uploads_refused_or_failed": outcomes["refused_or_failed"],
+            "refusal_reasons": outcomes["reasons"],
             "bystander_failures": failures, "rss_before_mb": before, "peak_over_before_mb": round(peak - before, 1),
             "budget_mb": ATTACK_BUDGET_MB}
 
@@ -214,7 +226,8 @@ def main() -> None:
                     records.append({"clients": clients, "endpoint": endpoint, "requests": n,
                                     "p50_ms": round(float(np.median(latencies)), 1) if latencies else None,
                                     "p99_ms": round(float(np.percentile(latencies, 99)), 1) if latencies else None,
-                                    "rps": round(len(latencies) / seconds, 1), "errors": errors,
+                                    "rps": round(len(latencies) / seconds, 1), "errors": sum(errors.values()),
+                                    "error_reasons": dict(errors),
                                     "floor_p50_ms": round(floor_p50, 1)})
                     print(records[-1], flush=True)
                 memory.append({"after": f"the {clients}-client round", **memory_mb(app_pid)})
@@ -237,6 +250,7 @@ def main() -> None:
     from machine import describe, write_outputs
 
     from drugresponse.serve.sample_tab import MAX_WAITING
+    from drugresponse.serve.upload_route import HOURLY_BYTES
 
     machine = describe(gradio=gradio.__version__, onnxruntime=onnxruntime.__version__)
     payload = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "requests": args.requests,
@@ -249,6 +263,11 @@ def main() -> None:
               f"{machine['gradio']}, onnxruntime {machine['onnxruntime']}. Server and clients in separate processes. App server "
               "memory (resident / peak): " + "; ".join(f"after {m['after']} {m['rss_mb']:.0f} / {m['peak_mb']:.0f} MB"
                                                         for m in memory) + "."]
+    failed = [r for r in records if r["errors"]]
+    if failed:
+        lines += ["", "Errors, by what the client was told: " + "; ".join(
+            f"{r['clients']} clients {r['endpoint']}: " + ", ".join(f"{n} {why!r}" for why, n in r["error_reasons"].items())
+            for r in failed) + "."]
     a = siege
     lines += ["", "| under attack | bystander /predict p50 ms | p99 ms | vs idle p50 | server peak over its level before |",
               "|---|---|---|---|---|",
@@ -257,9 +276,13 @@ def main() -> None:
               f"{a['attack_p50_ms']} (idle {a['idle_p50_ms']}) | {a['attack_p99_ms']} | "
               f"{a['attack_p50_ms'] / a['idle_p50_ms']:.2f}x | {a['peak_over_before_mb']:.0f} MB (budget {a['budget_mb']} MB) |",
               "", f"The bystander sent {a['bystander_requests']} requests, one after another; the hostile uploads got "
-              f"{a['uploads_answered']} answers and {a['uploads_refused_or_failed']} refusals or failures (a full queue "
-              "refuses). Uploads are read one at a time (serve/sample_tab.py), so they queue instead of taking every "
-              f"core and every megabyte; beyond {MAX_WAITING} waiting, an upload is refused at once."]
+              f"{a['uploads_answered']} answers and {a['uploads_refused_or_failed']} refusals or failures ("
+              + (", ".join(f"{n} {why!r}" for why, n in sorted(a["refusal_reasons"].items(), key=lambda x: -x[1]))
+                 or "none") + "). Uploads are read one at a time (serve/sample_tab.py), so they queue instead of taking every "
+              f"core and every megabyte; beyond {MAX_WAITING} waiting, an upload is refused at once, and so is one beyond "
+              f"{MAX_WAITING} bodies being received or the hour's {HOURLY_BYTES / 1e6:,.0f} MB (serve/upload_route.py). The "
+              "attackers run at the lowest CPU priority (nice 19), so that their own client work on this machine does "
+              "not stand in for the server's."]
     write_outputs(RESULTS, "load", payload, "\n".join(lines) + "\n", indent=2)
 
 

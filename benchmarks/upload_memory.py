@@ -64,11 +64,12 @@ def inputs(genes: list[str], events: list[str], folder: Path) -> dict[str, tuple
     data = b"sample,gene,modality,value\n" + b"".join(b"s%d,TP53,mutation,1\n" % i for i in range(n))
     write("long_many_samples.csv", f"long layout, {n:,} one-row samples (refused)", data[:limit])
     # wide, accepted: 500 samples, every gene and event as a column
-    header = ["sample"] + [f"expression:{g}" for g in genes] + [f"driver:{e}" for e in events]
-    rows = [",".join([f"S{s}", *map(str, values(len(genes))), *("1" if x < 0.1 else "0" for x in rng.random(len(events)))])
-            for s in range(APP.max_samples)]
-    write("wide_accepted.csv", f"wide layout, {APP.max_samples} samples x {len(header) - 1:,} columns",
-          ("\n".join([",".join(header), *rows]) + "\n").encode())
+    # (a table, not joined text: event names hold commas, which the CSV writer quotes and the other containers keep)
+    wide = pl.DataFrame({"sample": [f"S{s}" for s in range(APP.max_samples)],
+                         **{f"expression:{g}": values(APP.max_samples) for g in genes},
+                         **{f"driver:{e}": (rng.random(APP.max_samples) < 0.1).astype(int) for e in events}})
+    write("wide_accepted.csv", f"wide layout, {APP.max_samples} samples x {wide.width - 1:,} columns",
+          wide.write_csv().encode())
     # wide, refused: the most columns the limit admits plus one, unknown names, as many rows as fit
     columns = APP.max_columns + 1
     header = "sample," + ",".join(f"expression:X{i}" for i in range(columns - 1))
@@ -87,7 +88,6 @@ def inputs(genes: list[str], events: list[str], folder: Path) -> dict[str, tuple
     # an Excel workbook that would unpack to 262 MB
     write("xlsx_bomb.xlsx", "xlsx that would unpack to 262 MB (refused)", xlsx_bomb(250))
     # the same samples as accepted wide files in the other containers: a workbook and parquet
-    wide = pl.read_csv(folder / "wide_accepted.csv")
     import xlsxwriter
 
     book = xlsxwriter.Workbook(str(folder / "wide_accepted.xlsx"), {"constant_memory": True})
@@ -105,8 +105,10 @@ def inputs(genes: list[str], events: list[str], folder: Path) -> dict[str, tuple
     write("parquet_dictionary.parquet", "parquet repeating one 20 KB name 5,000 times (refused)", dictionary_bomb())
     # a mutation list just under the byte limit, sent with an accepted expression file (below)
     line = "S0,TP53,R273H\n"
-    write("mutations_long.csv", f"gene and change list of {limit // len(line):,} rows, beside 1 sample's expression",
-          ("sample,gene,protein_change\n" + line * (limit // len(line) - 1)).encode())
+    header = "sample,gene,protein_change\n"
+    count = (limit - len(header)) // len(line)
+    write("mutations_long.csv", f"gene and change list of {count:,} rows, beside 1 sample's expression",
+          (header + line * count).encode())
     return out
 
 
