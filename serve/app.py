@@ -200,8 +200,10 @@ def create(assets: Path, model: Path | None = None, provider: str = "auto", limi
     return build_app(service, explainer, card)
 
 
-def launch(app: gr.Blocks, host: str, port: int, limits: Limits = APP, **kwargs):
-    """Serve ``app``; an upload over the byte limit, or beyond the few bodies received at once, is refused before
-    Gradio reads it (``upload_route``), and Gradio stops reading one that turns out larger than it declared."""
+def launch(app: gr.Blocks, host: str, port: int, limits: Limits = APP, hourly_bytes: int | None = None, **kwargs):
+    """Serve ``app``; a request body is held to what its headers declare, and an upload over the byte limit, beyond
+    the bodies received at once or past the hour's ``hourly_bytes`` is refused before Gradio reads it
+    (``upload_route``; by default the hour's budget is 80 uploads at the byte limit)."""
+    gate = middleware(limits.max_bytes, hourly_bytes=hourly_bytes)
     return app.launch(server_name=host, server_port=port, max_file_size=limits.max_bytes, theme=gr.themes.Soft(),
-                      show_error=True, app_kwargs={"middleware": [middleware(limits.max_bytes)]}, **kwargs)
+                      show_error=True, app_kwargs={"middleware": [gate]}, **kwargs)

@@ -1,25 +1,30 @@
-"""Gradio's upload route, gated before a byte of the body is read.
+"""Gradio's routes that take request bodies, gated from the headers and held to what the headers declared.
 
 Gradio receives an upload in the server process: it parses the multipart body, writes it to its cache and hashes
-it, all before the app's own gate (``sample_tab.UploadGate``) sees the file. Sixteen clients sending bodies of 24 MB
-nonstop therefore cost the server's event loop, and every other visitor's request, however the app then answers
-them. This ASGI middleware answers at once, from the request's headers alone:
+it, all before the app's own gate (``sample_tab.UploadGate``) sees the file, and it keeps every upload, refused or
+not, in its cache for an hour. Other routes parse bodies too (``component_server`` reads every file of a multipart
+body into memory). This ASGI middleware answers every POST from its headers first:
 
-- a body that does not declare its length: 411 (browsers and HTTP clients declare it for a file);
-- a body that declares more bytes than an upload may hold: 413;
-- an upload while ``slots`` others are still being received (as many as the app lets wait for their turn, so that
-  no body is received only to be refused as busy): 429, with ``Retry-After``;
-- an upload beyond ``hourly_bytes`` of bodies admitted in the last hour: 429, with ``Retry-After``.
+- a body sent in chunks (``Transfer-Encoding``) instead of with a declared length: 411. The HTTP server frames such
+  a body by its chunks, not by any ``Content-Length`` beside it, so a declared length would bound nothing;
+- a body that declares no length: 411 (browsers and HTTP clients declare it, for a file and for JSON);
+- a POST other than an upload declaring more than ``OTHER_BODY_BYTES``: 413 (the API's JSON is a few KB);
+- an upload declaring more bytes than an upload may hold: 413;
+- an upload while ``slots`` others are being received (as many as the app lets wait for their turn, so that no body
+  is received only to be refused as busy): 429, with ``Retry-After``;
+- an upload that would take the bytes received in the last hour past ``hourly_bytes``: 429, with ``Retry-After``.
 
-So the server receives at most ``slots`` upload bodies at a time, whatever the number of clients, and its disk holds
-at most about ``hourly_bytes`` of them: Gradio keeps every upload, refused or not, in its cache, which the app prunes
-of files older than an hour (``app.DELETE_CACHE``); without the budget, distinct 24 MB files sent nonstop would fill
-the disk within minutes. The body cannot outgrow what it declared: the HTTP server frames it by that length. The
-page's own uploads are one file at a time; a visitor who meets a busy server is told when to try again.
+Then, while a body is read, the bytes that actually arrive are counted: a body that sends more than it declared, or
+that is still arriving after ``BODY_DEADLINE_S`` (a client trickling bytes to hold a slot), is cut off (the route sees
+the client disconnect). An upload is charged to the hour's budget with what it declared while it is received and
+with what arrived once it is done, so that a client that sends headers and hangs up costs nothing. The budget bounds
+the disk: without it, distinct 24 MB files sent nonstop would fill Gradio's cache for an hour before the first was
+pruned. It is ``HOURLY_UPLOADS`` uploads at the byte limit, so it follows ``--max-upload-mb``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 
@@ -31,8 +36,10 @@ from .sample_tab import MAX_WAITING
 MB = 1_000_000
 RECEIVING = MAX_WAITING  # upload bodies received at once: as many as the app lets wait for their turn
 ENVELOPE = MB  # multipart headers and boundaries around the file, beyond the file's own byte limit
-HOURLY_BYTES = 2_000 * MB  # about 80 uploads at the byte limit; the disk holds at most this much of them
+OTHER_BODY_BYTES = MB  # any other POST: the API's JSON (a file is named by its path, never sent inline)
+HOURLY_UPLOADS = 80  # uploads at the byte limit per hour: 2,000 MB at the public 25 MB
 WINDOW_S = 3600.0  # as long as Gradio's cache keeps an upload
+BODY_DEADLINE_S = 300.0  # 25 MB at ~85 KB/s; a body still arriving after this holds a slot on purpose
 RETRY_AFTER_S = 5
 BUSY = (f"the app is receiving other uploads right now; try again in {RETRY_AFTER_S} seconds (for many samples, use "
         "`drugresponse predict` on your own machine).")
@@ -41,19 +48,29 @@ HOURLY = ("the app has received its share of uploads for this hour ({mb:,.0f} MB
 
 
 class UploadRouteGate:
-    """ASGI middleware in front of Gradio's ``POST …/upload``; every other request passes through untouched."""
+    """ASGI middleware in front of every POST; uploads (``…/upload``) are also counted and paced."""
 
-    def __init__(self, app, max_bytes: int | None, slots: int = RECEIVING, hourly_bytes: int = HOURLY_BYTES):
-        self.app, self.max_bytes, self.slots, self.hourly_bytes = app, max_bytes, slots, hourly_bytes
+    def __init__(self, app, max_bytes: int | None, slots: int = RECEIVING, hourly_bytes: int | None = None):
+        self.app, self.max_bytes, self.slots = app, max_bytes, slots
+        self.hourly_bytes = hourly_bytes if hourly_bytes is not None else HOURLY_UPLOADS * (max_bytes or 25 * MB)
         # one event loop runs every request: no lock is needed between a check and its count
-        self.receiving, self.admitted, self.admitted_bytes = 0, deque(), 0  # admitted: (monotonic time, bytes)
+        self.receiving, self.admitted, self.admitted_bytes = 0, deque(), 0  # admitted: [monotonic time, bytes]
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/upload"):
+        if scope["type"] != "http" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
-        declared = _content_length(scope)
+        headers = dict(scope.get("headers", ()))
+        if b"transfer-encoding" in headers:
+            return await _answer(scope, receive, send, 411, "a request body must be sent with its length "
+                                 "(Content-Length), not in chunks.")
+        declared = _content_length(headers)
         if declared is None:
-            return await _answer(scope, receive, send, 411, "an upload must declare its length (Content-Length).")
+            return await _answer(scope, receive, send, 411, "a request body must declare its length (Content-Length).")
+        if not scope["path"].endswith("/upload"):
+            if declared > OTHER_BODY_BYTES:
+                return await _answer(scope, receive, send, 413, f"the request body is {declared / MB:.1f} MB; at most "
+                                     f"{OTHER_BODY_BYTES / MB:.0f} MB is accepted here (files go through the upload).")
+            return await self.app(scope, _held_to(receive, declared), send)
         if self.max_bytes is not None and declared > self.max_bytes + ENVELOPE:
             return await _answer(scope, receive, send, 413, f"the upload is {declared / MB:.1f} MB; at most "
                                  f"{self.max_bytes / MB:.0f} MB is accepted.")
@@ -61,17 +78,19 @@ class UploadRouteGate:
             return await _answer(scope, receive, send, 429, BUSY, {"Retry-After": str(RETRY_AFTER_S)})
         wait = self._wait_for_budget(declared)
         if wait > 0:
-            minutes = max(1, round(wait / 60))
             return await _answer(scope, receive, send, 429, HOURLY.format(
-                mb=self.hourly_bytes / MB, minutes=minutes), {"Retry-After": str(int(wait) + 1)})
-        self.admitted.append((time.monotonic(), declared))
+                mb=self.hourly_bytes / MB, minutes=max(1, round(wait / 60))), {"Retry-After": str(int(wait) + 1)})
+        entry = [time.monotonic(), declared]  # charged what it declared until it is done
+        self.admitted.append(entry)
         self.admitted_bytes += declared
         self.receiving += 1
+        counted = _held_to(receive, declared)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, counted, send)
         finally:
             self.receiving -= 1
-
+            self.admitted_bytes += counted.received - entry[1]  # then what arrived
+            entry[1] = counted.received
 
     def _wait_for_budget(self, declared: int) -> float:
         """Seconds until ``declared`` more bytes fit in the last hour's budget (0: they fit now)."""
@@ -85,22 +104,39 @@ class UploadRouteGate:
             freed -= size
             if freed <= 0:
                 return admitted_at + WINDOW_S - now
-        return WINDOW_S  # larger than the whole budget: never, within the byte limit it cannot happen
+        return WINDOW_S  # larger than the whole budget: refused for the hour
 
 
-def middleware(max_bytes: int | None, slots: int = RECEIVING, hourly_bytes: int = HOURLY_BYTES) -> Middleware:
+class _held_to:
+    """``receive`` for the route: counts the body's bytes and reports a disconnect once more than ``declared`` have
+    arrived or the body is still arriving after ``BODY_DEADLINE_S``."""
+
+    def __init__(self, receive, declared: int):
+        self.receive, self.declared, self.received = receive, declared, 0
+        self.deadline = time.monotonic() + BODY_DEADLINE_S
+
+    async def __call__(self):
+        try:
+            message = await asyncio.wait_for(self.receive(), max(0.0, self.deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            return {"type": "http.disconnect"}
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.declared:
+                return {"type": "http.disconnect"}
+        return message
+
+
+def middleware(max_bytes: int | None, slots: int = RECEIVING, hourly_bytes: int | None = None) -> Middleware:
     """The gate as Gradio's ``launch(app_kwargs={"middleware": [...]})`` takes it."""
     return Middleware(UploadRouteGate, max_bytes=max_bytes, slots=slots, hourly_bytes=hourly_bytes)
 
 
-def _content_length(scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+def _content_length(headers: dict) -> int | None:
+    try:
+        return int(headers[b"content-length"])
+    except (KeyError, ValueError):
+        return None
 
 
 async def _answer(scope, receive, send, status: int, text: str, headers: dict | None = None) -> None:

@@ -2,6 +2,7 @@
 others are being received, when the hour's budget is spent or when the length is not declared; anything else passes.
 The last test sends the headers of a 1 GB upload to the running app over a raw socket, with no body at all."""
 
+import asyncio
 import socket
 import time
 
@@ -9,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from drugresponse.serve import upload_route
-from drugresponse.serve.upload_route import MB, UploadRouteGate
+from drugresponse.serve.upload_route import MB, UploadRouteGate, _held_to
 
 
 class Downstream:
@@ -23,6 +24,8 @@ class Downstream:
         size, more = 0, True
         while more and scope["type"] == "http":
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return
             size += len(message.get("body", b""))
             more = message.get("more_body", False)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
@@ -44,11 +47,13 @@ def test_an_upload_within_the_limits_reaches_gradio_whole(gate):
     assert gate.receiving == 0 and gate.admitted_bytes == 1000
 
 
-def test_other_requests_pass_untouched_whatever_they_declare(gate):
-    gate.receiving = gate.slots
-    assert post(gate, b"y" * (3 * MB), path="/gradio_api/call/predict").status_code == 200
+def test_other_requests_pass_within_their_own_bound(gate):
+    gate.receiving = gate.slots  # uploads are busy: other requests do not wait for them
+    assert post(gate, b"y" * MB, path="/gradio_api/call/predict").status_code == 200
     assert TestClient(gate).get("/gradio_api/upload").status_code == 200
     assert gate.app.calls == 2 and gate.admitted_bytes == 0
+    refused = post(gate, b"y" * (MB + 1), path="/gradio_api/component_server")  # reads every file it is sent
+    assert refused.status_code == 413 and "at most 1 MB is accepted here" in refused.text and gate.app.calls == 2
 
 
 def test_a_body_declaring_more_than_the_byte_limit_is_refused_unread(gate):
@@ -81,9 +86,61 @@ def test_the_hours_budget_refuses_until_the_oldest_upload_leaves_the_window(gate
     assert post(gate, b"c" * MB).status_code == 200 and gate.admitted_bytes == 2 * MB
 
 
-def test_a_body_without_a_declared_length_is_refused(gate):
+def test_a_body_without_a_declared_length_or_sent_in_chunks_is_refused(gate):
     answer = post(gate, iter([b"chunk"] * 3))  # a generator body goes chunked, with no Content-Length
-    assert answer.status_code == 411 and gate.app.calls == 0
+    assert answer.status_code == 411 and "not in chunks" in answer.text and gate.app.calls == 0
+    # h11 frames a body by its chunks whatever Content-Length says beside them: a declared length would bound nothing
+    scope = {"type": "http", "method": "POST", "path": "/gradio_api/upload",
+             "headers": [(b"content-length", b"1"), (b"transfer-encoding", b"chunked")]}
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+    asyncio.run(gate(scope, messages(b"x" * 100), send))
+    assert sent[0]["status"] == 411 and gate.app.calls == 0
+
+
+def messages(*bodies, then=None):
+    """A client's side of ASGI: ``bodies`` as request messages, then ``then`` (a disconnect, or nothing ever)."""
+    queue = [{"type": "http.request", "body": b, "more_body": True} for b in bodies]
+
+    async def receive():
+        if queue:
+            return queue.pop(0)
+        if then is None:
+            await asyncio.sleep(3600)  # a client that stops sending and keeps the connection
+        return then
+    return receive
+
+
+def test_a_body_is_cut_off_past_what_it_declared_or_its_deadline(monkeypatch):
+    counted = _held_to(messages(b"x" * 10, b"y" * 10), declared=15)
+    assert asyncio.run(counted())["type"] == "http.request"
+    assert asyncio.run(counted())["type"] == "http.disconnect" and counted.received == 20
+    monkeypatch.setattr(upload_route, "BODY_DEADLINE_S", 0.2)
+    trickle = _held_to(messages(b"x"), declared=100)
+    started = time.perf_counter()
+    assert asyncio.run(trickle())["type"] == "http.request"
+    assert asyncio.run(trickle())["type"] == "http.disconnect" and time.perf_counter() - started < 5
+
+
+def test_an_upload_is_charged_what_arrived_so_hanging_up_costs_nothing(gate):
+    scope = {"type": "http", "method": "POST", "path": "/gradio_api/upload",
+             "headers": [(b"content-length", str(2 * MB).encode())]}
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+    asyncio.run(gate(scope, messages(b"x" * 1000, then={"type": "http.disconnect"}), send))
+    assert gate.app.calls == 1 and gate.admitted_bytes == 1000 and gate.receiving == 0
+    for _ in range(10):  # ten times the hour's budget declared and never sent: still admitted
+        asyncio.run(gate(scope, messages(then={"type": "http.disconnect"}), send))
+    assert gate.app.calls == 11 and gate.admitted_bytes == 1000
+
+
+def test_the_hours_budget_follows_the_byte_limit():
+    assert UploadRouteGate(Downstream(), max_bytes=25 * MB).hourly_bytes == 2_000 * MB
+    assert UploadRouteGate(Downstream(), max_bytes=100 * MB).hourly_bytes == 8_000 * MB
 
 
 def test_the_running_app_refuses_a_gigabyte_upload_from_its_headers(running_app):
