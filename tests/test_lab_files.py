@@ -250,3 +250,11 @@ def test_the_apps_file_picker_offers_the_types_the_readers_accept():
     from drugresponse.serve.uploads import FILE_TYPES
 
     assert sample_tab.FILE_TYPES == FILE_TYPES and ACCEPTED.endswith(", ".join(FILE_TYPES))
+
+
+@pytest.mark.parametrize("name", ["S1.tpm", "counts.tabular", "patient.A1", "salmon_quant"])
+def test_a_table_under_a_name_no_list_knows_is_read_by_its_content(bundle, schema, names, samples, name):
+    """Only names and first bytes of kinds that hold no readable table are refused: a lab's `.tpm` or `.tabular`
+    file (or a file with no extension) is the table it looks like."""
+    table = lab_files.genes_as_rows(bundle.genes, names, samples)
+    assert parse_profiles(table, schema, name=name).samples == parse_profiles(table, schema, name="t.tsv").samples

@@ -242,3 +242,29 @@ def test_genes_outside_the_model_do_not_pass_the_gate(bundle, schema):
     others = set(range(len(bundle.genes))) - read
     with pytest.raises(UserError, match="has expression for 0 of the"):
         parse_profiles(_keep_expression(bundle, [0], [others]), schema)
+
+
+@pytest.mark.parametrize("first, then", [([2.0], [4.0, 9.0]), ([4.0, 9.0], [2.0]), ([2.0, np.nan], [4.0, 9.0])])
+def test_a_sample_read_in_two_parts_combines_its_repeats_across_them(schema, first, then):
+    """`drugresponse predict --skip-invalid` reads a failed slice again one sample at a time and adds that read to the
+    sample's cells so far: repeats across the two reads are combined as repeats within one read are (the mean of all
+    the values on a log scale, not the mean of a mean). A repeated mutation is still refused."""
+    from drugresponse.serve.uploads import APP
+    from drugresponse.serve.uploads.samples import SampleArrays
+
+    def read(values):
+        arrays = SampleArrays(schema, APP)
+        row = arrays.rows(["S1"])[0]
+        for v in values:
+            arrays.put("expression", np.array([row]), np.array([3]), np.array([v], np.float32), 2, combine_repeats=True)
+        return arrays, row
+
+    whole, row = read(first)
+    whole.absorb(row, read(then)[0])
+    assert whole.profiles()["expression"][0, 3] == pytest.approx(np.nanmean([*first, *then]))
+    one, _ = read([1.0])
+    other, _ = read([1.0])
+    one.put("mutation", np.array([0]), np.array([3]), np.array([1.0], np.float32), 2)
+    other.put("mutation", np.array([0]), np.array([3]), np.array([1.0], np.float32), 2)
+    with pytest.raises(UserError, match="has mutation for .* more than once"):
+        one.absorb(0, other)

@@ -143,12 +143,9 @@ def _row_by_row(layout, frame, first_line, schema, limits, seen) -> tuple[Sample
 
 
 def _merge(arrays: SampleArrays, name: str, one: SampleArrays) -> None:
-    """Add a one-sample read to ``arrays`` (the cells it gives; a sample already there keeps its other cells)."""
-    row = arrays.rows([name])[0]
-    for m, values in one.profiles().items():
-        given = one.given[m][0]
-        arrays.values[m][row, given] = values[0, given]
-        arrays.given[m][row, given] = True
+    """Add a one-sample read to ``arrays`` (the cells it gives; a sample already there keeps its other cells, and its
+    repeated expression is combined with the read's, as repeats within one read are)."""
+    arrays.absorb(arrays.rows([name])[0], one)
 
 
 def _long_cohort(table, layout, schema, chunk, skip_invalid, limits, reading):

@@ -1,8 +1,8 @@
 """Which files an upload may be, by name and by content: one list for the app's file picker, the upload readers and
 ``drugresponse predict``, and one message for every file that is not one of them.
 
-A file is read by its content (``tables.open_table``), but a name that says it is something else (a PDF, a Word
-document, an old ``.xls`` workbook, a ``.gz`` archive) is refused first: read as text, such a file failed later with
+A file is read by its content (``tables.open_table``), but a name that says it is a kind that holds no readable
+table (a PDF, a Word document, an old ``.xls`` workbook, a ``.gz`` archive) is refused first: read as text, such a file failed later with
 a message about rows or layouts that named nothing the user could act on. The first bytes are checked too, for the
 same kinds under an accepted name or none (bytes sent without a name).
 """
@@ -64,11 +64,12 @@ def refusal(name: str, kind: str, advice: str | None = None) -> str:
 
 
 def check_file_type(name: str, head: bytes) -> None:
-    """Refuse (``UserError``) a file whose name ends in an extension that is not accepted, or whose first bytes show
-    a kind of file that holds no table (whatever its name)."""
+    """Refuse (``UserError``) a file whose name says it is a kind that holds no readable table (a PDF, a Word document,
+    an old .xls workbook, an archive), or whose first bytes show one, whatever its name; any other name is read by
+    its content."""
     suffix = extension(name)
-    if suffix and suffix not in FILE_TYPES:
-        raise UserError(refusal(name, f"a {suffix} file", INSTEAD.get(suffix)))
+    if suffix in INSTEAD:  # other names are read by their content (a .tpm or .counts file is often a plain table)
+        raise UserError(refusal(name, f"a {suffix} file", INSTEAD[suffix]))
     for magic, (kind, like) in MAGIC.items():
         if head.startswith(magic):
             raise UserError(refusal(name, kind, INSTEAD.get(like)))

@@ -34,8 +34,8 @@ class Limits:
     max_cells: int = 2_000_000  # an .xlsx sheet's rectangle, which the Excel reader allocates whole (~100 bytes a cell)
     worker_memory_mb: int = 1536  # address space the upload worker may add to what it holds once started
     read_timeout_s: float = 120.0  # one upload's reading, in the worker
-    # `drugresponse predict` decodes a parquet cohort one row group at a time: then max_unpacked_bytes and the text
-    # budget bound each row group, not the file (a 10,000-profile cohort in one row group decodes to ~550 MB)
+    # `drugresponse predict` streams a parquet cohort row group after row group (a few at most at once): then
+    # max_unpacked_bytes and the text budget bound each row group, not the file (a 10,000-profile cohort in one row group decodes to ~550 MB)
     per_row_group: bool = False
 
     @property

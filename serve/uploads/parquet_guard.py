@@ -12,8 +12,8 @@ Before the table is read, ``check_parquet`` refuses a file when
 - a text column, read dictionary-encoded (each distinct value once and an index per row, never a copy per row), holds
   a value longer than ``max_cell_bytes``, or the text all rows decode to (each value's length times the rows that use
   it, over every text column and row group) exceeds ``max_text_bytes``: no more text than a text file may hold.
-With ``Limits.per_row_group`` (``drugresponse predict``, which decodes one row group at a time) both bounds apply to
-each row group instead of the file. Sizes in the metadata are what the file declares; the dictionaries are read. The upload worker's memory limit
+With ``Limits.per_row_group`` (``drugresponse predict``, whose streaming reader decodes row group after row group,
+a few at most at once) both bounds apply to each row group instead of the file. Sizes in the metadata are what the file declares; the dictionaries are read. The upload worker's memory limit
 (``serve/upload_worker.py``) bounds what a file that misstates its page sizes could still ask for.
 """
 

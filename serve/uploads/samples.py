@@ -100,8 +100,7 @@ class SampleArrays:
     def _add(self, rows: np.ndarray, columns: np.ndarray, values: np.ndarray) -> dict[int, int]:
         """Add repeated expression values to their cells, counting the values that are not missing."""
         expression = self.values["expression"]
-        if self.counts is None:
-            self.counts = np.zeros(expression.shape, np.int32)
+        self._counts()
         present = np.isfinite(values)
         rows, columns, values = rows[present], columns[present], values[present]
         before = expression[rows, columns]
@@ -114,6 +113,40 @@ class SampleArrays:
         most = np.zeros(self.width["expression"], np.int32)
         np.maximum.at(most, columns, self.counts[rows, columns])
         return {int(j): int(most[j]) for j in np.flatnonzero(most > 1)}
+
+    def absorb(self, row: int, other: "SampleArrays") -> None:
+        """Add a separate read of one sample (``other``'s first, unsettled) to ``row``: cells only ``other`` gives are
+        copied with their counts; expression cells both give are added up, sums and counts, as repeats within one read
+        are, and combined once the sample is handed on; any other cell given by both is refused, as in one read."""
+        for m in MODALITIES:
+            columns = np.flatnonzero(other.given[m][0])
+            mine = self.given[m][row, columns]
+            both, fresh = columns[mine], columns[~mine]
+            if len(both) and m != "expression":
+                raise UserError(f"sample {self.names[row]!r} has {m} for {self.schema.features[m][both[0]]!r} more "
+                                "than once; give each measurement once.")
+            self.values[m][row, fresh] = other.values[m][0, fresh]
+            self.given[m][row, fresh] = True
+            if m != "expression":
+                continue
+            self.largest[row] = np.fmax(self.largest[row], other.largest[0])
+            if other.counts is None and not len(both):
+                continue
+            counts = self._counts()
+            theirs = other.counts[0] if other.counts is not None else np.zeros(self.width[m], np.int32)
+            counts[row, fresh] = theirs[fresh]
+            values, added = self.values[m][row, both], other.values[m][0, both]
+            # a count of 0 is one value, or none where it is missing
+            n_mine = np.where(counts[row, both] > 0, counts[row, both], np.isfinite(values))
+            n_theirs = np.where(theirs[both] > 0, theirs[both], np.isfinite(added))
+            total = np.where(np.isfinite(values), values, 0) + np.where(np.isfinite(added), added, 0)
+            self.values[m][row, both] = np.where(n_mine + n_theirs > 0, total, np.nan)
+            counts[row, both] = n_mine + n_theirs
+
+    def _counts(self) -> np.ndarray:
+        if self.counts is None:
+            self.counts = np.zeros(self.values["expression"].shape, np.int32)
+        return self.counts
 
     def _settle(self, n: int) -> None:
         """Combine the added-up expression of the first ``n`` samples (``gene_tables.combine``), once they are whole."""
