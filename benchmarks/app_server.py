@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
 
 
-def serve(kind: str, port: int) -> None:
-    """The server process: the real app or the floor, until killed."""
+def serve(kind: str, port: int, hourly_mb: float | None = None) -> None:
+    """The server process: the real app or the floor, until killed; ``hourly_mb``: the upload route's hourly budget
+    (default: the app's own)."""
     import gradio as gr
 
     from drugresponse.serve.app import CONCURRENCY, create, launch
@@ -36,7 +37,7 @@ def serve(kind: str, port: int) -> None:
             box = gr.Textbox()
             box.change(lambda x: x, box, box, api_name="noop")
         app.queue(default_concurrency_limit=CONCURRENCY)
-    launch(app, "127.0.0.1", port, quiet=True)
+    launch(app, "127.0.0.1", port, hourly_bytes=None if hourly_mb is None else int(hourly_mb * 1e6), quiet=True)
 
 
 def free_port() -> int:
@@ -45,9 +46,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(kind: str) -> tuple[subprocess.Popen, str]:
+def start(kind: str, hourly_mb: float | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port)],
+    budget = [] if hourly_mb is None else ["--hourly-mb", str(hourly_mb)]
+    process = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port), *budget],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url, deadline = f"http://127.0.0.1:{port}/", time.time() + 180
     while time.time() < deadline:
@@ -101,5 +103,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--serve", choices=["app", "floor"], required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--hourly-mb", type=float, default=None)
     args = parser.parse_args()
-    serve(args.serve, args.port)
+    serve(args.serve, args.port, args.hourly_mb)

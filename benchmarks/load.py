@@ -9,7 +9,9 @@ and /predict_profile on the real app, each request with a different cell line, d
 file (so the app's caches do not answer for it); a do-nothing endpoint on the floor app. Records
 p50/p99 latency, requests per second and errors, and the app server's resident and peak memory
 after start-up, after each round and after ``--repeat`` more 16-client /predict rounds (memory
-that keeps growing there would be a leak). Then the attack: ``ATTACKERS`` clients send worst accepted uploads
+that keeps growing there would be a leak). Then the attack, three times (the app as served with the attackers at the
+lowest CPU priority; a server without the hourly upload budget, so that bodies arrive all minute, with the attackers
+at the lowest and at normal priority): ``ATTACKERS`` clients send worst accepted uploads
 (long-layout files just under the byte limit, each different, so no cache answers) to /predict_profile again and
 again for ``--attack-seconds``, while one more client calls /predict one request after another; its p50 is compared with the
 same client's p50 just before, with no attack, and the server's peak memory over its level before the attack is
@@ -71,8 +73,11 @@ def drive(url: str, calls: list[tuple], clients: int) -> tuple[list[float], int,
 
 
 def reason(exc: Exception) -> str:
-    """What a refused or failed call was told, in a few words (the app's messages start with what happened)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """What a refused or failed call was told, in a few words (the app's messages start with what happened; an HTTP
+    refusal's text is in its response)."""
+    response = getattr(exc, "response", None)
+    text = getattr(response, "text", "") or str(exc)
+    text = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     for known in ("receiving other uploads", "reading other uploads", "share of uploads", "queue is full"):
         if known in text:
             return known
@@ -112,15 +117,15 @@ def worst_uploads(folder: Path, genes: list[str], count: int) -> list[Path]:
     return paths
 
 
-def hostile(url: str, uploads: list[Path], seconds: float) -> None:
+def hostile(url: str, uploads: list[Path], seconds: float, niceness: int) -> None:
     """The attackers' process: ``ATTACKERS`` clients sending the ``uploads`` in turn to /predict_profile nonstop for
     ``seconds``; prints how many were answered and refused (in their own process, so their client-side work does not
-    slow the bystander's client). They run at the lowest CPU priority: on this one machine their own work (building
-    and sending bodies of 24 MB) would otherwise take the cores that, in a real attack, are on the attackers'
-    machines, and the benchmark would measure the attackers' cost instead of the server's."""
+    slow the bystander's client), at ``niceness``: at the lowest CPU priority (19) their own work on this machine
+    (building and sending bodies of 24 MB) does not take the cores that, in a real attack, are on the attackers'
+    machines; at 0 it does, and the benchmark measures both."""
     import threading
 
-    os.nice(19)
+    os.nice(niceness)
 
     from gradio_client import Client, handle_file
 
@@ -146,8 +151,10 @@ def hostile(url: str, uploads: list[Path], seconds: float) -> None:
     print(json.dumps({**outcomes, "reasons": dict(reasons)}), flush=True)
 
 
-def attack(url: str, pid: int, uploads: list[Path], cell_lines: list[str], drugs: list[str], seconds: float) -> dict:
-    """The bystander's /predict latencies without and then with ``ATTACKERS`` clients sending ``uploads`` nonstop."""
+def attack(url: str, pid: int, uploads: list[Path], cell_lines: list[str], drugs: list[str], seconds: float,
+           niceness: int, route: str) -> dict:
+    """The bystander's /predict latencies without and then with ``ATTACKERS`` clients sending ``uploads`` nonstop
+    (at CPU priority ``niceness``; ``route`` says how the app's upload budget was set)."""
     from gradio_client import Client, handle_file
 
     bystander, failures = Client(url, verbose=False), []
@@ -170,12 +177,13 @@ def attack(url: str, pid: int, uploads: list[Path], cell_lines: list[str], drugs
     before = tree_memory_mb(pid)["rss_mb"]
     reset_peaks(pid)
     attackers = subprocess.Popen([sys.executable, __file__, "--hostile", url, "--uploads", *map(str, uploads[:-1]),
-                                  "--attack-seconds", str(seconds + 10)], stdout=subprocess.PIPE, text=True)
+                                  "--attack-seconds", str(seconds + 10), "--niceness", str(niceness)],
+                                 stdout=subprocess.PIPE, text=True)
     time.sleep(5)  # the uploads are in flight
     under_attack = timed_predictions(seconds, 1000)
     outcomes = json.loads(attackers.communicate(timeout=seconds + 300)[0].strip().splitlines()[-1])
     peak = tree_memory_mb(pid)["peak_mb"]
-    return {"attackers": ATTACKERS, "upload_mb": round(uploads[0].stat().st_size / 1e6, 1), "files": len(uploads) - 1,
+    return {"route": route, "niceness": niceness, "attackers": ATTACKERS, "upload_mb": round(uploads[0].stat().st_size / 1e6, 1), "files": len(uploads) - 1,
             "seconds": seconds,
             "idle_p50_ms": round(float(np.median(idle)), 1), "attack_p50_ms": round(float(np.median(under_attack)), 1),
             "attack_p99_ms": round(float(np.percentile(under_attack, 99)), 1), "bystander_requests": len(under_attack),
@@ -192,9 +200,10 @@ def main() -> None:
     parser.add_argument("--attack-seconds", type=float, default=60, help="how long the hostile uploads last")
     parser.add_argument("--hostile", help=argparse.SUPPRESS)
     parser.add_argument("--uploads", type=Path, nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--niceness", type=int, default=19, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.hostile:
-        return hostile(args.hostile, args.uploads, args.attack_seconds)
+        return hostile(args.hostile, args.uploads, args.attack_seconds, args.niceness)
 
     from gradio_client import handle_file
 
@@ -238,9 +247,15 @@ def main() -> None:
                 drive(url, calls, CLIENTS[-1])
                 memory.append({"after": f"repeat {round_ + 1}", **memory_mb(app_pid)})
             genes = json.loads((ASSETS / "model.json").read_text())["genes"]
-            siege = attack(url, app_pid, worst_uploads(Path(tmp), genes, 2 * ATTACKERS + 1), cell_lines, drugs,
-                           args.attack_seconds)
-            print(siege, flush=True)
+            worst = worst_uploads(Path(tmp), genes, 2 * ATTACKERS + 1)
+            siege = [attack(url, app_pid, worst, cell_lines, drugs, args.attack_seconds, 19, "as served")]
+            print(siege[-1], flush=True)
+            # the same with the hour's budget out of the way: the route receives bodies for the whole minute
+            servers["open"] = start("app", hourly_mb=1e9)
+            for niceness in (19, 0):
+                siege.append(attack(servers["open"][1], servers["open"][0].pid, worst, cell_lines, drugs,
+                                    args.attack_seconds, niceness, "no hourly budget"))
+                print(siege[-1], flush=True)
     finally:
         for process, _ in servers.values():
             process.terminate()
@@ -250,7 +265,7 @@ def main() -> None:
     from machine import describe, write_outputs
 
     from drugresponse.serve.sample_tab import MAX_WAITING
-    from drugresponse.serve.upload_route import HOURLY_BYTES
+    from drugresponse.serve.upload_route import HOURLY_UPLOADS, RECEIVING
 
     machine = describe(gradio=gradio.__version__, onnxruntime=onnxruntime.__version__)
     payload = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "requests": args.requests,
@@ -268,21 +283,23 @@ def main() -> None:
         lines += ["", "Errors, by what the client was told: " + "; ".join(
             f"{r['clients']} clients {r['endpoint']}: " + ", ".join(f"{n} {why!r}" for why, n in r["error_reasons"].items())
             for r in failed) + "."]
-    a = siege
-    lines += ["", "| under attack | bystander /predict p50 ms | p99 ms | vs idle p50 | server peak over its level before |",
-              "|---|---|---|---|---|",
-              f"| {a['attackers']} clients uploading {a['files']} different {a['upload_mb']} MB files nonstop for "
-              f"{a['seconds']:.0f} s | "
-              f"{a['attack_p50_ms']} (idle {a['idle_p50_ms']}) | {a['attack_p99_ms']} | "
-              f"{a['attack_p50_ms'] / a['idle_p50_ms']:.2f}x | {a['peak_over_before_mb']:.0f} MB (budget {a['budget_mb']} MB) |",
-              "", f"The bystander sent {a['bystander_requests']} requests, one after another; the hostile uploads got "
-              f"{a['uploads_answered']} answers and {a['uploads_refused_or_failed']} refusals or failures ("
-              + (", ".join(f"{n} {why!r}" for why, n in sorted(a["refusal_reasons"].items(), key=lambda x: -x[1]))
-                 or "none") + "). Uploads are read one at a time (serve/sample_tab.py), so they queue instead of taking every "
-              f"core and every megabyte; beyond {MAX_WAITING} waiting, an upload is refused at once, and so is one beyond "
-              f"{MAX_WAITING} bodies being received or the hour's {HOURLY_BYTES / 1e6:,.0f} MB (serve/upload_route.py). The "
-              "attackers run at the lowest CPU priority (nice 19), so that their own client work on this machine does "
-              "not stand in for the server's."]
+    lines += ["", "| under attack: 16 clients uploading 32 different worst-case files nonstop | attackers' CPU priority | "
+              "bystander /predict p50 ms | p99 ms | vs idle p50 | uploads answered / refused | server peak over its "
+              "level before |", "|---|---|---|---|---|---|---|"]
+    for a in siege:
+        lines.append(f"| {a['upload_mb']} MB each for {a['seconds']:.0f} s, upload route {a['route']} | nice "
+                     f"{a['niceness']} | {a['attack_p50_ms']} (idle {a['idle_p50_ms']}) | {a['attack_p99_ms']} | "
+                     f"{a['attack_p50_ms'] / a['idle_p50_ms']:.2f}x | {a['uploads_answered']} / "
+                     f"{a['uploads_refused_or_failed']} | {a['peak_over_before_mb']:.0f} MB (budget {a['budget_mb']} MB) |")
+    lines += ["", "Refusals, by what the attackers were told: " + "; ".join(
+        f"{a['route']}, nice {a['niceness']}: " + (", ".join(f"{n} {why[:40]!r}" for why, n in sorted(
+            a["refusal_reasons"].items(), key=lambda x: -x[1])) or "none") for a in siege) + ".",
+              "", f"Uploads are read one at a time (serve/sample_tab.py): beyond {MAX_WAITING} waiting, an upload is "
+              f"refused at once, and so is one beyond {RECEIVING} bodies being received or, as served, the hour's "
+              f"{HOURLY_UPLOADS} uploads at the byte limit (serve/upload_route.py); the last two rows are of a server "
+              "without that budget, so that bodies arrive for the whole minute. At nice 19 the attackers' own client "
+              "work on this 2-core machine yields to the server's, as it would on the attackers' own machines; at nice "
+              "0 it competes for the same cores."]
     write_outputs(RESULTS, "load", payload, "\n".join(lines) + "\n", indent=2)
 
 
