@@ -31,7 +31,7 @@ from .downloads import neutralise_text
 from .runtime import ModelRuntime
 from .sample_context import call_words
 from .uploads import ProfileSchema, read_cohort, read_mutation_file
-from .uploads.report import identifier_notes, mutation_notes
+from .uploads.report import identifier_notes, mutation_notes, outside_panel_notes, redirected
 
 CHUNK = 512
 OUTPUT_FORMATS = (".csv", ".parquet")
@@ -200,7 +200,9 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
             bar.close()
     if skip_invalid:
         report_skipped(out, skipped)
-    notes = identifier_notes(cohort.reading, {}) + list(notes)
+    pointed = redirected(schema, cohort.reading.unknown)  # mutation:BRAF and the like: reported with their event
+    notes = (identifier_notes(cohort.reading, {}, pointed) + outside_panel_notes(schema, cohort.reading.unknown)
+             + list(notes))
     if calls is not None:
         unpaired = [s for s in calls.samples if s not in matched]
         notes.append(f"{Path(mutations).name} ({calls.kind}): events set for {len(matched):,} sample(s)"

@@ -259,3 +259,14 @@ def test_a_parquet_cohort_is_bounded_per_row_group_not_as_a_whole(tmp_path):
         check_parquet(path, "cohort.parquet", streaming)
     # a 10,000-profile cohort of every model input (6,842 columns) in one row group decodes to ~550 MB: accepted
     assert BATCH.per_row_group and BATCH.max_unpacked_bytes > 10_000 * 6_842 * 8
+
+
+def test_a_mutation_column_outside_the_panel_is_reported_with_its_event(bundle, runtime, calibration, tmp_path):
+    """As in the app: `mutation:BRAF` is not an unknown name but a pointer to driver:BRAF_mut, the event that counts."""
+    table = pl.read_csv(wide_csv(bundle, [0, 1], modalities=("expression",)))
+    table.with_columns(pl.lit(1).alias("mutation:BRAF"), pl.lit(1).alias("mutation:NOTAGENE1")).write_csv(
+        tmp_path / "cohort.csv")
+    report = predict_file(runtime, calibration, tmp_path / "cohort.csv", tmp_path / "o.parquet", progress=False)
+    assert any("mutation:BRAF → driver:BRAF_mut" in n for n in report["notes"]), report["notes"]
+    assert [n for n in report["notes"] if "does not know" in n] == [
+        "mutation: 1 name(s) the model does not know were ignored (e.g. NOTAGENE1)."]

@@ -103,6 +103,13 @@ def unread_input_notes(profiles: dict[str, np.ndarray], schema: ProfileSchema, d
     return notes
 
 
+def outside_panel_notes(schema: ProfileSchema, unknown: dict[str, set]) -> list[str]:
+    """``unread_input_notes`` for names outside the gene panel alone (``mutation:BRAF``), for a reader that never
+    holds the whole file's values (``drugresponse predict``)."""
+    nothing = {m: np.empty((0, len(schema.features[m])), np.float32) for m in ("mutation", "copy_number")}
+    return unread_input_notes(nothing, schema, {}, unknown)
+
+
 def merge_mutations(names: list[str], profiles: dict[str, np.ndarray], calls: MutationCalls,
                     schema: ProfileSchema, source: str, details: dict) -> list[str]:
     """Put a mutation list's events into the samples' driver inputs (in place); pair samples by name, or a single
