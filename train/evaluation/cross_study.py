@@ -147,8 +147,14 @@ LABELS = {"ccle": ("CCLE (another lab), every pair", "GDSC2 vs CCLE measured"),
 def markdown(results: dict, data_sha256: str, seed: int) -> str:
     head = ("| measured by | drugs | pairs | network | best baseline (ridge, drivers) | the measurements' own agreement "
             "| network / agreement |\n|---|---|---|---|---|---|---|\n")
-    rows = [f"| {LABELS[c][0]} | {r['drugs']} | {r['pairs']:,} | **{r['model']:.3f}** | {r['baseline']:.3f} | "
-            f"{r['ceiling']:.3f} ({LABELS[c][1]}) | {r['share_of_ceiling']:.2f} |" for c, r in results.items()]
+    def pair(r):  # the higher of the two in bold
+        cells = [f"{r[k]:.3f}" for k in ("model", "baseline")]
+        best = int(r["baseline"] > r["model"])
+        cells[best] = f"**{cells[best]}**"
+        return " | ".join(cells)
+
+    rows = [f"| {LABELS[c][0]} | {r['drugs']} | {r['pairs']:,} | {pair(r)} | {r['ceiling']:.3f} ({LABELS[c][1]}) | "
+            f"{r['share_of_ceiling']:.2f} |" for c, r in results.items()]
     return (head + "\n".join(rows) + "\n\nMedian over drugs of the per-drug Spearman correlation across cell lines, "
             f"on the pairs every side has (drugs with at least {MIN_LINES} shared lines). Network and baseline: their "
             f"LCO out-of-fold predictions (GDSC2, seed-{seed} folds: each line predicted by a model that never saw it), "
