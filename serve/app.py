@@ -32,7 +32,8 @@ READING = ("**How to read this.** ln IC50 is the natural log of the concentratio
            "made by a model that never saw that line (the honest one); the model you can download was trained on it "
            "and its in-sample number, beside it, sits closer to the measured value than a new tumour's would. The "
            "80% interval, the percentile and the call (sensitive < 20th percentile < intermediate < 80th < "
-           "resistant) are calibrated on held-out predictions of the GDSC lines.")
+           "resistant) are calibrated on held-out predictions of the GDSC lines; for a drug's most extreme responders "
+           "the interval is too narrow (Model tab).")
 
 
 def build_app(service: PredictionService, explainer: Explainer, model_card: str = "") -> gr.Blocks:
@@ -153,6 +154,7 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
                 gr.Dataframe(views.metrics_table(catalog), label="Error metrics next to the baselines",
                              interactive=False)
                 gr.Markdown(views.coverage_text(service.conformal))
+                gr.Markdown(views.exceptional_text(service.exceptional))
                 with gr.Row():
                     gr.Dataframe(views.coverage_by_tissue(service.conformal), interactive=False,
                                  label="80% interval coverage per tissue (held-out pairs)")

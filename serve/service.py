@@ -16,6 +16,7 @@ from drugresponse.errors import UserError
 
 from .calibration import Calibration
 from .catalog import Catalog
+from .conformal import exceptional_responders
 from .runtime import MODALITIES, ModelRuntime
 from .sample_context import Lineages, call_words, measured_range, similar_lines, unknown_event_effects
 from .uploads import APP, Limits, ProfileSchema, UploadReport, parse_profiles
@@ -54,6 +55,8 @@ class PredictionService:
         self.ranges = measured_range(measured, self.drugs)
         self.tissues = catalog.cell_lines["tissue"].to_numpy().astype(str)
         self.lineages = Lineages(self.held_out, self.tissues)
+        held_out_pairs = catalog.evaluation("lco_predictions.parquet")
+        self.exceptional = exceptional_responders(held_out_pairs) if held_out_pairs is not None else {}
 
     @property
     def conformal(self) -> dict:
@@ -167,4 +170,5 @@ class PredictionService:
             "reads": meta.get("reads"), "provider": self.runtime.provider,
             "data_sha256": meta.get("data_sha256"), "training": meta.get("training"), "metrics": meta.get("metrics"),
             "conformal_coverage": self.conformal.get("empirical_coverage"),
+            "exceptional_responders": self.exceptional,
         }

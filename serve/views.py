@@ -148,6 +148,17 @@ def coverage_text(conformal: dict) -> str:
             f"({conformal.get('coverage_method', 'cell lines not used to calibrate them')}). {GUARANTEE}")
 
 
+def exceptional_text(stats: dict) -> str:
+    """What the intervals and the ranking mean for the responses users look for most: each drug's most sensitive."""
+    if not stats or stats.get("coverage") is None:
+        return ""
+    return (f"**Exceptional responders.** For the {stats['share']:.0%} most sensitive measured responses of each drug "
+            f"({stats['pairs']:,} held-out pairs), the 80% interval covered only **{stats['coverage']:.0%}**, and "
+            f"{stats['recall']:.0%} were predicted among the drug's {stats['top']:.0%} most sensitive. The model pulls "
+            "extremes toward each drug's typical response: a line predicted as sensitive may respond far more strongly "
+            "than its interval says, so read a low percentile as \"among the most sensitive\", not as how sensitive.")
+
+
 def coverage_by_tissue(conformal: dict) -> pd.DataFrame:
     rows = [{"tissue": t, "coverage": round(v["coverage"], 3), "pairs": v["pairs"]}
             for t, v in conformal.get("per_tissue", {}).items()]

@@ -124,3 +124,18 @@ def test_calibration_without_held_out_files_reads_as_unknown(tmp_path):
     calibration = Calibration.load(tmp_path, ["A", "B"])
     assert np.isnan(calibration.percentile(np.zeros((1, 2)))).all()
     assert calibration.call(float("nan")) == "n/a"
+
+
+def test_exceptional_responders_are_scored_on_the_drugs_most_sensitive_measured_pairs(service, assets_dir):
+    """Perfect predictions cover and recall every extreme; predictions shrunk toward each drug's mean keep the ranking
+    (recall stays whole) but leave the extremes outside intervals sized for the typical residual."""
+    from drugresponse.serve.conformal import exceptional_responders
+
+    held_out = pl.read_parquet(assets_dir / "evaluation" / "lco_predictions.parquet")
+    perfect = exceptional_responders(held_out.with_columns(pl.col("measured").alias("predicted")))
+    assert perfect["coverage"] == 1.0 and perfect["recall"] == 1.0 and perfect["pairs"] > 0
+    shrunk = held_out.with_columns((pl.col("measured").mean().over("drug") * 0.8 + pl.col("measured") * 0.2)
+                                   .alias("predicted"))
+    stats = exceptional_responders(shrunk)
+    assert stats["recall"] == 1.0 and stats["coverage"] < 0.5
+    assert service.model_info()["exceptional_responders"] == exceptional_responders(held_out)
