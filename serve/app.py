@@ -32,8 +32,8 @@ READING = ("**How to read this.** ln IC50 is the natural log of the concentratio
            "made by a model that never saw that line (the honest one); the model you can download was trained on it "
            "and its in-sample number, beside it, sits closer to the measured value than a new tumour's would. The "
            "80% interval, the percentile and the call (sensitive < 20th percentile < intermediate < 80th < "
-           "resistant) are calibrated on held-out predictions of the GDSC lines; for a drug's most extreme responders "
-           "the interval is too narrow (Model tab).")
+           "resistant) are calibrated on held-out predictions of the GDSC lines; a drug's most extreme responders are "
+           "mostly predicted as sensitive, not as exceptional (Model tab).")
 
 
 def build_app(service: PredictionService, explainer: Explainer, model_card: str = "") -> gr.Blocks:

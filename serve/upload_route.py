@@ -15,9 +15,11 @@ body into memory). This ASGI middleware answers every POST from its headers firs
 - an upload that would take the bytes received in the last hour past ``hourly_bytes``: 429, with ``Retry-After``.
 
 Then, while a body is read, the bytes that actually arrive are counted: a body that sends more than it declared, or
-that is still arriving after ``BODY_DEADLINE_S`` (a client trickling bytes to hold a slot), is cut off (the route sees
-the client disconnect). An upload is charged to the hour's budget with what it declared while it is received and
-with what arrived once it is done, so that a client that sends headers and hangs up costs nothing. The budget bounds
+that falls behind ``MIN_BYTES_PER_S`` after a grace of ``GRACE_S`` (a client trickling bytes to hold a slot), is cut
+off and answered 413 or 408. An upload is charged to the hour's budget with what it declared while it is received
+and with what arrived once it is done, so that a client that sends headers and hangs up costs nothing. Gradio leaves
+the partial file of a body that stopped half-way in its upload folder and never deletes it: such files older than
+``PARTIAL_AGE_S`` (no live body is that old) are removed, at most every ``PRUNE_EVERY_S``. The budget bounds
 the disk: without it, distinct 24 MB files sent nonstop would fill Gradio's cache for an hour before the first was
 pruned. It is ``HOURLY_UPLOADS`` uploads at the byte limit, so it follows ``--max-upload-mb``.
 """
@@ -32,6 +34,7 @@ from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 
 from .sample_tab import MAX_WAITING
+from .uploads.access import upload_folder
 
 MB = 1_000_000
 RECEIVING = MAX_WAITING  # upload bodies received at once: as many as the app lets wait for their turn
@@ -39,7 +42,9 @@ ENVELOPE = MB  # multipart headers and boundaries around the file, beyond the fi
 OTHER_BODY_BYTES = MB  # any other POST: the API's JSON (a file is named by its path, never sent inline)
 HOURLY_UPLOADS = 80  # uploads at the byte limit per hour: 2,000 MB at the public 25 MB
 WINDOW_S = 3600.0  # as long as Gradio's cache keeps an upload
-BODY_DEADLINE_S = 300.0  # 25 MB at ~85 KB/s; a body still arriving after this holds a slot on purpose
+GRACE_S = 30.0  # then a body must have averaged MIN_BYTES_PER_S since it started: a 25 MB upload may take ~9 min
+MIN_BYTES_PER_S = 50_000  # a slow mobile link; a client trickling a byte now and then to hold a slot is far below
+PARTIAL_AGE_S, PRUNE_EVERY_S = 3600.0, 600.0
 RETRY_AFTER_S = 5
 BUSY = (f"the app is receiving other uploads right now; try again in {RETRY_AFTER_S} seconds (for many samples, use "
         "`drugresponse predict` on your own machine).")
@@ -55,6 +60,7 @@ class UploadRouteGate:
         self.hourly_bytes = hourly_bytes if hourly_bytes is not None else HOURLY_UPLOADS * (max_bytes or 25 * MB)
         # one event loop runs every request: no lock is needed between a check and its count
         self.receiving, self.admitted, self.admitted_bytes = 0, deque(), 0  # admitted: [monotonic time, bytes]
+        self.pruned_at = 0.0
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -84,13 +90,37 @@ class UploadRouteGate:
         self.admitted.append(entry)
         self.admitted_bytes += declared
         self.receiving += 1
-        counted = _held_to(receive, declared)
+        counted, started = _held_to(receive, declared), []
+
+        async def tracked(message):
+            started.append(message["type"] == "http.response.start")
+            await send(message)
         try:
-            await self.app(scope, counted, send)
+            await self.app(scope, counted, tracked)
+        except Exception:
+            if counted.cut_off is None or started:
+                raise
+            # the route saw the body stop: answer why, instead of the server's 500
+            await _answer(scope, receive, send, *counted.cut_off)
         finally:
             self.receiving -= 1
             self.admitted_bytes += counted.received - entry[1]  # then what arrived
             entry[1] = counted.received
+            self._prune_partial_files()
+
+    def _prune_partial_files(self) -> None:
+        """Delete the partial files of bodies that stopped half-way: Gradio writes a body to ``tmp*`` in its upload
+        folder and removes it only when the multipart parse fails, not when the body stops."""
+        now = time.time()
+        if now - self.pruned_at < PRUNE_EVERY_S:
+            return
+        self.pruned_at = now
+        for path in upload_folder().glob("tmp*"):
+            try:
+                if path.is_file() and now - path.stat().st_mtime > PARTIAL_AGE_S:
+                    path.unlink()
+            except OSError:  # gone meanwhile, or not ours to delete
+                pass
 
     def _wait_for_budget(self, declared: int) -> float:
         """Seconds until ``declared`` more bytes fit in the last hour's budget (0: they fit now)."""
@@ -109,20 +139,25 @@ class UploadRouteGate:
 
 class _held_to:
     """``receive`` for the route: counts the body's bytes and reports a disconnect once more than ``declared`` have
-    arrived or the body is still arriving after ``BODY_DEADLINE_S``."""
+    arrived or the body falls behind ``MIN_BYTES_PER_S`` after ``GRACE_S``; ``cut_off`` says which (status, text)."""
 
     def __init__(self, receive, declared: int):
         self.receive, self.declared, self.received = receive, declared, 0
-        self.deadline = time.monotonic() + BODY_DEADLINE_S
+        self.started, self.cut_off = time.monotonic(), None
 
     async def __call__(self):
+        # the next bytes must arrive before the average rate since the start falls below the minimum
+        due = self.started + GRACE_S + self.received / MIN_BYTES_PER_S
         try:
-            message = await asyncio.wait_for(self.receive(), max(0.0, self.deadline - time.monotonic()))
+            message = await asyncio.wait_for(self.receive(), max(0.0, due - time.monotonic()))
         except asyncio.TimeoutError:
+            self.cut_off = (408, f"the upload arrived slower than {MIN_BYTES_PER_S / 1000:.0f} KB/s and was stopped; "
+                                 "try again on a faster connection.")
             return {"type": "http.disconnect"}
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
             if self.received > self.declared:
+                self.cut_off = (413, "the request body was longer than its Content-Length.")
                 return {"type": "http.disconnect"}
         return message
 

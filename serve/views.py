@@ -152,11 +152,14 @@ def exceptional_text(stats: dict) -> str:
     """What the intervals and the ranking mean for the responses users look for most: each drug's most sensitive."""
     if not stats or stats.get("coverage") is None:
         return ""
-    return (f"**Exceptional responders.** For the {stats['share']:.0%} most sensitive measured responses of each drug "
-            f"({stats['pairs']:,} held-out pairs), the 80% interval covered only **{stats['coverage']:.0%}**, and "
-            f"{stats['recall']:.0%} were predicted among the drug's {stats['top']:.0%} most sensitive. The model pulls "
-            "extremes toward each drug's typical response: a line predicted as sensitive may respond far more strongly "
-            "than its interval says, so read a low percentile as \"among the most sensitive\", not as how sensitive.")
+    return (f"**Exceptional responders.** Among the pairs *predicted* in a drug's {stats['share']:.0%} most sensitive, "
+            f"the 80% interval covered {stats['predicted_coverage']:.0%} of measured values ({stats['predicted_pairs']:,} "
+            f"held-out pairs): the intervals hold for the predictions you can see. The {stats['share']:.0%} most "
+            f"sensitive *measured* responses of each drug ({stats['pairs']:,} pairs) are another matter: the interval "
+            f"covered only **{stats['coverage']:.0%}** of them, and {stats['recall']:.0%} were predicted among the drug's "
+            f"{stats['top']:.0%} most sensitive. An exceptional response is mostly predicted as sensitive, not as "
+            "exceptional: the model cannot tell the extreme responders among the lines it calls sensitive, so a low "
+            "percentile says \"likely among the most sensitive\", not how far a line will go.")
 
 
 def coverage_by_tissue(conformal: dict) -> pd.DataFrame:

@@ -133,7 +133,7 @@ def test_exceptional_responders_are_scored_on_the_drugs_most_sensitive_measured_
 
     held_out = pl.read_parquet(assets_dir / "evaluation" / "lco_predictions.parquet")
     perfect = exceptional_responders(held_out.with_columns(pl.col("measured").alias("predicted")))
-    assert perfect["coverage"] == 1.0 and perfect["recall"] == 1.0 and perfect["pairs"] > 0
+    assert perfect["coverage"] == perfect["predicted_coverage"] == perfect["recall"] == 1.0 and perfect["pairs"] > 0
     shrunk = held_out.with_columns((pl.col("measured").mean().over("drug") * 0.8 + pl.col("measured") * 0.2)
                                    .alias("predicted"))
     stats = exceptional_responders(shrunk)

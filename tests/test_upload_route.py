@@ -3,6 +3,7 @@ others are being received, when the hour's budget is spent or when the length is
 The last test sends the headers of a 1 GB upload to the running app over a raw socket, with no body at all."""
 
 import asyncio
+import os
 import socket
 import time
 
@@ -117,11 +118,41 @@ def test_a_body_is_cut_off_past_what_it_declared_or_its_deadline(monkeypatch):
     counted = _held_to(messages(b"x" * 10, b"y" * 10), declared=15)
     assert asyncio.run(counted())["type"] == "http.request"
     assert asyncio.run(counted())["type"] == "http.disconnect" and counted.received == 20
-    monkeypatch.setattr(upload_route, "BODY_DEADLINE_S", 0.2)
+    assert counted.cut_off[0] == 413
+    monkeypatch.setattr(upload_route, "GRACE_S", 0.2)  # then at least 50 KB/s on average
     trickle = _held_to(messages(b"x"), declared=100)
     started = time.perf_counter()
     assert asyncio.run(trickle())["type"] == "http.request"
     assert asyncio.run(trickle())["type"] == "http.disconnect" and time.perf_counter() - started < 5
+    assert trickle.cut_off[0] == 408 and "slower than 50 KB/s" in trickle.cut_off[1]
+
+
+class Stopped(Downstream):
+    """Gradio's upload route: a body that stops half-way raises (Starlette's ClientDisconnect), no answer sent."""
+
+    async def __call__(self, scope, receive, send):
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        raise RuntimeError("client disconnected")
+
+
+def test_a_cut_off_body_is_answered_why_and_old_partial_files_are_removed(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    old, fresh = tmp_path / "tmpold", tmp_path / "tmpfresh"
+    for path in (old, fresh):
+        path.write_bytes(b"partial")
+    os.utime(old, (time.time() - 2 * 3600,) * 2)  # a body that stopped two hours ago
+    monkeypatch.setattr(upload_route, "GRACE_S", 0.2)
+    gate = UploadRouteGate(Stopped(), max_bytes=2 * MB)
+    scope = {"type": "http", "method": "POST", "path": "/gradio_api/upload", "headers": [(b"content-length", b"1000")]}
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+    asyncio.run(gate(scope, messages(b"x" * 10), send))  # ten bytes, then nothing
+    assert sent[0]["status"] == 408 and b"slower than" in sent[1]["body"]
+    assert gate.receiving == 0 and gate.admitted_bytes == 10
+    assert not old.exists() and fresh.exists()
 
 
 def test_an_upload_is_charged_what_arrived_so_hanging_up_costs_nothing(gate):
