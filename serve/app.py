@@ -1,7 +1,8 @@
 """The Gradio app: pick a tissue, a cell line and drugs; see why; rank all drugs; upload a profile; the evaluation.
 
 ``build_app`` takes its dependencies; every handler is a line that calls the service, the explainer or a view.
-Named endpoints for programs: /predict, /explain, /rank_drugs, /predict_profile, /profile_report, /model_info.
+Named endpoints for programs: /predict, /explain, /rank_drugs, /predict_profile, /profile_report, /predict_compound,
+/model_info.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from . import figures, sample_tab, views
+from . import compound_tab, figures, sample_tab, views
 from .catalog import Catalog
+from .compounds import CompoundModel, CompoundService
 from .downloads import Downloads
 from .explain import Explainer
 from .messages import friendly
@@ -36,7 +38,8 @@ READING = ("**How to read this.** ln IC50 is the natural log of the concentratio
            "mostly predicted as sensitive, not as exceptional (Model tab).")
 
 
-def build_app(service: PredictionService, explainer: Explainer, model_card: str = "") -> gr.Blocks:
+def build_app(service: PredictionService, explainer: Explainer, model_card: str = "",
+              compounds: CompoundService | None = None) -> gr.Blocks:
     catalog = service.catalog
     first = catalog.names()[0]
     defaults = [d for d in DEFAULT_DRUGS if d in service.drugs] or service.drugs[:3]
@@ -135,6 +138,9 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
                 rank_table = gr.Dataframe(label="All drugs, most to least sensitive", interactive=False)
             with gr.Tab("Your sample"):
                 gate = sample_tab.build(service, explainer, downloads, reference, defaults)
+            if compounds is not None:
+                with gr.Tab("New compound"):
+                    compound_tab.build(compounds, gate, downloads)
             with gr.Tab("Drug"):
                 gr.Markdown("What the model has learned about one drug: the features with the largest mean "
                             "|contribution| over GDSC cell lines the models never saw (LCO folds), the drug's "
@@ -199,7 +205,11 @@ def create(assets: Path, model: Path | None = None, provider: str = "auto", limi
     card = (assets / "MODEL_CARD.md").read_text() if (assets / "MODEL_CARD.md").is_file() else ""
     print(f"model loaded: {len(service.drugs)} drugs, {len(runtime.genes):,} genes, {len(runtime.driver_names)} driver "
           f"events; onnxruntime provider {runtime.provider}", file=sys.stderr)
-    return build_app(service, explainer, card)
+    compound_model = CompoundModel.load(assets)
+    compounds = CompoundService(compound_model, service) if compound_model is not None else None
+    if compounds is None:
+        print(f"no compound model in {assets} (compound.onnx): the New compound tab is left out", file=sys.stderr)
+    return build_app(service, explainer, card, compounds)
 
 
 def launch(app: gr.Blocks, host: str, port: int, limits: Limits = APP, hourly_bytes: int | None = None, **kwargs):

@@ -40,8 +40,9 @@ OUTPUT_FORMATS = (".csv", ".parquet")
 class OutputFile:
     """Append tables to ``path`` through a temporary file renamed on ``commit``; ``abort`` removes it."""
 
-    def __init__(self, path: Path, metadata: dict | None = None):
+    def __init__(self, path: Path, metadata: dict | None = None, dictionary: list[str] | None = None):
         self.path, self.suffix, self.metadata = path, path.suffix.lower(), metadata or {}
+        self.dictionary = DICTIONARY if dictionary is None else dictionary
         if self.suffix not in OUTPUT_FORMATS:
             raise UserError(f"the output {path} must end in .csv or .parquet (found {self.suffix or 'no extension'!r}).")
         self.partial = PartialFile(path)
@@ -52,7 +53,8 @@ class OutputFile:
         if self.suffix == ".parquet":
             if self.writer is None:  # the file names its model and input, as the app's downloads do
                 schema = table.schema.with_metadata({b"drugresponse": json.dumps(self.metadata).encode()})
-                self.writer = pq.ParquetWriter(self.tmp, schema, compression="snappy", use_dictionary=DICTIONARY)
+                self.writer = pq.ParquetWriter(self.tmp, schema, compression="snappy",
+                                               use_dictionary=self.dictionary)
             table = table.replace_schema_metadata(self.writer.schema.metadata)
             self.writer.write_table(table)
         else:  # polars quotes a field only when it must (pyarrow quotes every string)

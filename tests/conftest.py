@@ -81,7 +81,17 @@ def assets_dir(matrix, bundle, checkpoint, tmp_path_factory):
                                       models=("tissue_drug_mean", "ridge_per_drug", "mlp_ensemble")), results)
     assets = tmp_path_factory.mktemp("app_assets")
     export_all(bundle, checkpoint, assets / "model.onnx", results, hgnc_wheel=FIXTURES / "sources" / HGNC_FIXTURE)
+    export_compound_model(matrix, bundle.path, results, assets)
     return assets
+
+
+def export_compound_model(matrix, bundle_path, results, assets):
+    """The structure model, by the project's own leave-drug-out evaluation and export (3 folds on the slice)."""
+    from drugresponse.export.compound_assets import export_compound
+    from drugresponse.train.compounds.ldo_results import run_ldo
+
+    run_ldo(matrix, bundle_path, results, n_folds=3, seed=0)
+    export_compound(matrix, bundle_path, results, assets)
 
 
 @pytest.fixture(scope="session")

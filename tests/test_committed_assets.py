@@ -86,3 +86,33 @@ def test_canonical_events_rank_among_the_top_contributions_for_carriers():
     for drug in ("Dabrafenib", "Lapatinib", "Nutlin-3a (-)", "Nilotinib"):
         assert rows[drug]["carrier_lines"] >= 5, drug
         assert rows[drug]["hit_rate"] > 0.5, rows[drug]
+
+
+def test_the_compound_models_figures_are_the_committed_evaluations():
+    """compound.json quotes the leave-drug-out results the benchmark wrote, not numbers typed by hand."""
+    meta = json.loads((ASSETS_DIR / "compound.json").read_text())
+    ldo = json.loads((ASSETS_DIR.parent / "benchmarks" / "results" / "GDSC2_ldo.json").read_text())
+    assert meta["data_sha256"] == ldo["data_sha256"]
+    for setting in ("single", "double"):
+        assert meta["intervals"][setting]["q"] == ldo["intervals"][setting]["q"]
+    quoted = {(r["setting"], r["model"]): r["rmse"] for r in meta["leave_drug_out"]["records"]}
+    assert quoted == {(r["setting"], r["model"]): r["rmse"] for r in ldo["records"]}
+    assert len(meta["known_drugs"]) == 228 and len(meta["anchors"]) == 286
+
+
+def test_the_compound_model_reads_the_structure_and_the_lines(service):
+    from drugresponse.serve.compounds import CompoundModel, CompoundService
+
+    compounds = CompoundService(CompoundModel.load(ASSETS_DIR), service)
+    _, imatinib, similarity = compounds.predict_lines("CC1=C(C=C(C=C1)NC(=O)C2=CC=C(C=C2)CN3CCN(CC3)C)NC4=NC=CC(=N4)"
+                                                     "C5=CN=CC=C5")
+    _, aspirin, _ = compounds.predict_lines("CC(=O)OC1=CC=CC=C1C(=O)O")
+    assert imatinib.sort("cell_line")["predicted ln IC50 (ln µM)"].to_list() != \
+        aspirin.sort("cell_line")["predicted ln IC50 (ln µM)"].to_list()
+    # imatinib's targets: the BCR-ABL (CML) and KIT/PDGFRA-driven lines lead its ranking
+    assert {"KU812", "LAMA-84", "EoL-1-cell"} <= set(imatinib["cell_line"].head(10).to_list())
+    assert compounds.known[int(np.argmax(similarity))] == "Nilotinib"
+    anchors = compounds.line_anchors[:5]
+    fp = compounds.model.fingerprint(compounds.read("CC(=O)OC1=CC=CC=C1C(=O)O")[0])
+    shifted = compounds.model.run(fp, anchors + 1.0)[0]
+    assert not np.allclose(shifted, compounds.model.run(fp, anchors)[0])

@@ -69,3 +69,28 @@ def test_committed_model_was_trained_on_this_bundle(real_bundle_path):
     bundle = Bundle.open(real_bundle_path)
     assert runtime.metadata["data_sha256"] == bundle.manifest["content_sha256"]
     assert runtime.genes == bundle.genes and runtime.driver_names == bundle.driver_names
+
+
+def test_the_committed_compound_model_is_the_one_this_bundle_gives(real_bundle_path):
+    """`drugresponse export --compound` on this bundle reproduces the committed compound.onnx, and the 414-structure
+    fixture the cross-runtime test reads is this bundle's."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from drugresponse.compound_structure import fingerprints
+    from drugresponse.train.compounds.ldo_results import structures
+    from drugresponse.train.compounds.product import fit_product
+    from drugresponse.train.data.response_matrix import open_matrix
+
+    smiles = structures(real_bundle_path)
+    fixture = json.loads((ASSETS_DIR.parent / "tests" / "fixtures" / "gdsc_smiles.json").read_text())
+    assert fixture["smiles"] == dict(sorted(smiles.items()))
+    meta = json.loads((ASSETS_DIR / "compound.json").read_text())
+    matrix = open_matrix(real_bundle_path, "GDSC2")
+    assert meta["data_sha256"] == matrix.data_sha256 and meta["anchors"] == matrix.drugs
+    model, known, chosen = fit_product(matrix, smiles)
+    assert known == meta["known_drugs"] and chosen["settings"] == meta["settings"]
+    fp = fingerprints([smiles[d] for d in known[:40]], model.settings.radius, model.settings.size)
+    committed = ort.InferenceSession(str(ASSETS_DIR / "compound.onnx")).run(
+        ["ln_ic50"], {"fingerprint": fp, "anchor_ln_ic50": matrix.ln_ic50[:100]})[0]
+    np.testing.assert_allclose(committed, model.predict(fp, matrix.ln_ic50[:100].astype(np.float64)).T, atol=1e-4)

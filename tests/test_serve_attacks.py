@@ -50,6 +50,8 @@ def outside(bundle, tmp_path_factory):
     ("predict_profile", lambda p: [{"path": p}, None, "not given"]),
     ("predict_profile", lambda p: [{"path": p, "meta": {"_type": "gradio.FileData"}}, None, "not given"]),
     ("profile_report", lambda p: [{"path": p}, {"path": p}, None]),
+    ("predict_compound", lambda p: ["CCO", {"path": p}]),
+    ("predict_compound", lambda p: ["CCO", {"path": p, "meta": {"_type": "gradio.FileData"}}]),
 ])
 def test_no_server_file_is_read_through_the_api(running_app, outside, bundle, endpoint, data):
     secrets = bundle.cell_lines["cell_line"][:2].to_list()  # what scoring the server's file would echo

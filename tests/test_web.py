@@ -72,6 +72,33 @@ def python_prediction(path, profiles):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feed)[0][0]
 
 
+IMATINIB_MESYLATE = "CC1=C(C=C(C=C1)NC(=O)C2=CC=C(C=C2)CN3CCN(CC3)C)NC4=NC=CC(=N4)C5=CN=CC=C5.CS(=O)(=O)O"
+
+
+def check_compound(page, assets_dir, line_prediction):
+    """A SMILES on the page: RDKit (WASM) reads it and the structure model scores it for the line shown, as Python."""
+    from drugresponse.compound_structure import morgan_bits, standardise
+
+    page.fill("#smiles", IMATINIB_MESYLATE)
+    page.click("#predict-compound")
+    page.wait_for_function("window.lastCompound !== undefined", timeout=60_000)
+    got = page.evaluate("window.lastCompound")
+    meta = json.loads((assets_dir / "compound.json").read_text())
+    compound = standardise(IMATINIB_MESYLATE)
+    bits = morgan_bits(compound, meta["fingerprint"]["radius"], meta["fingerprint"]["size"])
+    anchors = np.asarray(line_prediction["ln_ic50"], dtype=np.float32)[None, :]
+    expected = ort.InferenceSession(str(assets_dir / "compound.onnx")).run(
+        ["ln_ic50"], {"fingerprint": bits[None, :], "anchor_ln_ic50": anchors})[0][0, 0]
+    assert got["smiles"] == compound.smiles and got["sample"] == line_prediction["sample"]
+    assert got["ln_ic50"] == pytest.approx(float(expected), abs=1e-4)
+    assert got["interval_low"] < got["ln_ic50"] < got["interval_high"]
+    assert page.locator("#structure").get_attribute("src").startswith("data:image/svg+xml")
+    page.fill("#smiles", "C1CC")
+    page.click("#predict-compound")
+    page.wait_for_function("document.getElementById('compound-result').textContent.startsWith('error')",
+                           timeout=30_000)
+
+
 @pytest.mark.parametrize("model,tolerance", [("model.onnx", 1e-4), ("model_int8.onnx", INT8_TOLERANCE)])
 def test_page_predicts_a_gdsc_line_and_a_pasted_profile_like_python(browser, assets_dir, tmp_path, model, tolerance):
     from drugresponse.serve.catalog import Catalog
@@ -93,6 +120,7 @@ def test_page_predicts_a_gdsc_line_and_a_pasted_profile_like_python(browser, ass
         np.testing.assert_allclose(np.array(got["ln_ic50"]), expected, atol=tolerance)
         timing = page.locator("#timing")
         assert float(timing.get_attribute("data-cold-start-ms")) > 0 and float(timing.get_attribute("data-predict-ms")) > 0
+        check_compound(page, assets_dir, got)
 
         # a pasted panel: the expression genes the model reads, plus one driver event; everything else unknown
         meta = json.loads((assets_dir / model).with_suffix(".json").read_text())

@@ -8,6 +8,7 @@ Sub-packages, in the order imports may run (a package imports only those before 
   attributions, presets and checkpoints;
 - ``baselines``: the naive, ridge and tree baselines (they reuse the model's ridge solver and driver head);
 - ``evaluation``: metrics, cross-validation, tuning, tasks on Ray, plots;
+- ``compounds``: the structure model for new compounds and its leave-drug-out evaluation (no torch: closed-form);
 - ``seed_study``: the reproduction of the seed study's pipeline, beside the rest (it reads data and evaluation).
 
 Nothing here is imported by ``serve/``; ``export/`` reads ``data`` and ``model``.

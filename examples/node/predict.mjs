@@ -14,6 +14,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import ort from "onnxruntime-node";
 
+import { profileFeeds } from "./profiles.mjs";
+
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : fallback;
@@ -29,20 +31,11 @@ const inputPath = arg("input");
 if (!inputPath) fail("--input profiles.json is required");
 const sidecar = JSON.parse(readFileSync(modelPath.replace(/\.onnx$/, ".json"), "utf8"));
 const input = JSON.parse(readFileSync(inputPath, "utf8"));
-if (!Array.isArray(input.samples) || input.samples.length === 0) fail("samples must be a non-empty list");
-const nSamples = input.samples.length;
-
-const feeds = {};
-for (const modality of sidecar.input_names) {
-  const width = (modality === "drivers" ? sidecar.drivers : sidecar.genes).length;
-  const rows = input[modality] ?? input.samples.map(() => new Array(width).fill(null));
-  if (!Array.isArray(rows) || rows.length !== nSamples) fail(`${modality} must be a list with one row per sample`);
-  const data = new Float32Array(nSamples * width);
-  rows.forEach((row, i) => {
-    if (row.length !== width) fail(`${modality} row ${i} has ${row.length} values, expected ${width}`);
-    row.forEach((v, j) => { data[i * width + j] = v === null ? NaN : v; });
-  });
-  feeds[modality] = new ort.Tensor("float32", data, [nSamples, width]);
+let feeds;
+try {
+  feeds = profileFeeds(ort, sidecar, input);
+} catch (error) {
+  fail(error.message);
 }
 
 const started = performance.now();

@@ -1,6 +1,7 @@
 // drugresponse in the browser: onnxruntime-web (WASM) runs the ONNX model on this page; no server computes.
 // The site is static files written by `python examples/web/build_site.py` (see README.md there).
 import * as ort from "./vendor/ort.wasm.min.mjs";
+import { morganBits, standardise } from "./structure.mjs";
 
 ort.env.wasm.wasmPaths = new URL("./vendor/", import.meta.url).href; // absolute: relative paths resolve from vendor/
 ort.env.wasm.numThreads = 1; // threads need cross-origin isolation headers that plain static hosts do not send
@@ -13,6 +14,13 @@ const start = performance.now();
 const [meta, catalog] = await Promise.all(["model.json", "catalog.json"].map((f) => fetch(f).then((r) => r.json())));
 const session = await ort.InferenceSession.create("model.onnx", { executionProviders: ["wasm"] });
 const coldStartMs = performance.now() - start;
+// the structure model and RDKit (WebAssembly) load in the background: the genomic model does not wait for them
+const compoundReady = Promise.all([
+  fetch("compound.json").then((r) => r.json()),
+  ort.InferenceSession.create("compound.onnx", { executionProviders: ["wasm"] }),
+  window.initRDKitModule({ locateFile: () => new URL("./vendor/RDKit_minimal.wasm", import.meta.url).href }),
+]);
+let current = null; // the profile last shown and its predictions (the compound's anchors)
 const widths = { expression: meta.genes.length, mutation: meta.genes.length, copy_number: meta.genes.length,
   drivers: meta.drivers.length };
 const index = { gene: new Map(meta.genes.map((g, i) => [g, i])), driver: new Map(meta.drivers.map((d, i) => [d, i])) };
@@ -107,6 +115,7 @@ async function show(sample, profile) {
   timings.sort((a, b) => a - b);
   const predictMs = timings[10];
   window.lastPrediction = { sample, drugs: meta.drugs, ln_ic50: values };
+  current = { sample, values };
   const order = values.map((v, j) => j).sort((a, b) => values[a] - values[b]);
   $("results").innerHTML = `<caption>${sample}: all ${values.length} drugs, most sensitive first</caption>
     <tr><th>drug</th><th>predicted ln IC50</th><th>IC50 (µM)</th></tr>` +
@@ -150,6 +159,38 @@ async function predictText(text) {
     status(`error: ${error.message}`);
   }
 }
+// A new compound for the profile last shown: its side is the genomic model's predictions for the screened drugs.
+async function predictCompound() {
+  const [compoundMeta, compoundSession, RDKit] = await compoundReady;
+  if (!current) throw new Error("predict a cell line or a pasted sample first: the compound is scored for it");
+  const { mol, fragmentsDropped } = standardise(RDKit, $("smiles").value, compoundMeta.limits);
+  const bits = morganBits(mol, compoundMeta.fingerprint);
+  const svg = mol.get_svg(300, 220);
+  const smiles = mol.get_smiles();
+  mol.delete();
+  const out = await compoundSession.run({
+    fingerprint: new ort.Tensor("float32", bits, [1, bits.length]),
+    anchor_ln_ic50: new ort.Tensor("float32", Float32Array.from(current.values), [1, current.values.length]),
+  });
+  const value = out.ln_ic50.data[0];
+  const half = compoundMeta.intervals.double.q * out.scale.data[0];
+  const similarity = Array.from(out.similarity.data);
+  const best = similarity.indexOf(Math.max(...similarity));
+  window.lastCompound = { smiles, sample: current.sample, ln_ic50: value, interval_low: value - half,
+    interval_high: value + half, nearest: compoundMeta.known_drugs[best], similarity: similarity[best] };
+  $("structure").src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+  $("compound-result").textContent = `${current.sample}: predicted ln IC50 ${value.toFixed(2)} (80% interval ` +
+    `${(value - half).toFixed(2)} to ${(value + half).toFixed(2)}, for a new drug and a new line). Read as ${smiles}` +
+    (fragmentsDropped ? ` (${fragmentsDropped} smaller fragment(s) removed)` : "") + `; nearest known drug ` +
+    `${compoundMeta.known_drugs[best]}, Tanimoto ${similarity[best].toFixed(2)}.`;
+}
+$("predict-compound").addEventListener("click", async () => {
+  try {
+    await predictCompound();
+  } catch (error) {
+    $("compound-result").textContent = `error: ${error.message}`;
+  }
+});
 $("predict-csv").addEventListener("click", () => predictText($("csv").value));
 $("file").addEventListener("change", async (event) => predictText(await event.target.files[0].text()));
 status("ready");

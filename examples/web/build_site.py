@@ -1,4 +1,5 @@
-"""Write the static browser site: the page, onnxruntime-web's WASM files, the model and the GDSC lines' profiles.
+"""Write the static browser site: the page, onnxruntime-web's and RDKit's WASM files, the genomic and structure models
+and the GDSC lines' profiles.
 
     cd examples/web && npm ci --ignore-scripts && cd ../..
     python examples/web/build_site.py [--assets assets] [--model model.onnx] [--out examples/web/site]
@@ -21,6 +22,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 VENDOR = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+RDKIT = ("RDKit_minimal.js", "RDKit_minimal.wasm")  # @rdkit/rdkit: the structure's fingerprint, on the page
 
 
 def build(assets: Path, model: str, out: Path) -> Path:
@@ -41,6 +43,17 @@ def build(assets: Path, model: str, out: Path) -> Path:
             shutil.copyfile(HERE / name, site / name)
         for name in VENDOR:
             shutil.copyfile(dist / name, site / "vendor" / name)
+        rdkit = HERE / "node_modules" / "@rdkit" / "rdkit" / "dist"
+        if not rdkit.is_dir():
+            sys.exit("error: @rdkit/rdkit is not installed; run `npm ci --ignore-scripts` in examples/web first.")
+        for name in RDKIT:
+            shutil.copyfile(rdkit / name, site / "vendor" / name)
+        # the browser and Node read a structure with the same code
+        shutil.copyfile(ROOT / "examples" / "node" / "structure.mjs", site / "structure.mjs")
+        compound = json.loads((assets / "compound.json").read_text())
+        shutil.copyfile(assets / "compound.onnx", site / "compound.onnx")
+        (site / "compound.json").write_text(json.dumps({k: compound[k] for k in ("fingerprint", "limits", "intervals",
+                                                                                 "known_drugs", "anchors")}))
         shutil.copyfile(assets / model, site / "model.onnx")
         keep = ("genes", "drivers", "drugs", "reads", "features_read", "units", "precision", "model_version",
                 "input_names", "output_names")
