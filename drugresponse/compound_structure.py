@@ -5,7 +5,10 @@ the same bits in both):
 
 - refuse what is not a SMILES string of printable characters of at most ``MAX_SMILES_CHARS``, and what RDKit cannot
   parse, with the reason;
-- keep the largest fragment by heavy atoms (the first of equals): strips salts, counter-ions and solvents;
+- drop the fragments that are common counter-ions or solvents (``COUNTER_IONS``, matched by the connectivity block of
+  their InChIKey, so any protonation state and drawing of them matches), unless nothing else is left; then keep the
+  largest fragment by heavy atoms (the first of equals). Hydroxyzine pamoate keeps hydroxyzine although pamoic acid
+  is larger;
 - refuse a kept fragment of more than ``MAX_HEAVY_ATOMS`` heavy atoms (biologics, polymers: outside what the model
   learned, and a bound on the work one request can cause) or of fewer than 2 (a lone ion). Metal complexes written
   with disconnected ligands keep their largest piece (cisplatin ``N.N.Cl[Pt]Cl`` is read as ``[Cl][Pt][Cl]``);
@@ -26,6 +29,20 @@ from drugresponse.errors import UserError
 
 MAX_SMILES_CHARS = 2_000
 MAX_HEAVY_ATOMS = 150
+# pharmaceutical counter-ions (acids and bases of salts) and crystallisation solvents, neutral forms
+COUNTER_IONS = (
+    "Cl", "Br", "I", "F", "O", "OS(=O)(=O)O", "OP(=O)(O)O", "O[N+](=O)[O-]", "OCl(=O)(=O)=O",
+    "CS(=O)(=O)O", "CCS(=O)(=O)O", "OS(=O)(=O)c1ccccc1", "Cc1ccc(cc1)S(=O)(=O)O", "OS(=O)(=O)c1ccc2ccccc2c1",
+    "CC1(C)C2CCC1(CS(=O)(=O)O)C(=O)C2", "OS(=O)(=O)CCS(=O)(=O)O",
+    "OC=O", "CC(=O)O", "OC(=O)C(F)(F)F", "CCC(=O)O", "CC(O)C(=O)O", "OC(=O)C=CC(=O)O", "OC(=O)CCC(=O)O",
+    "OC(=O)C(O)C(O)C(=O)O", "OC(=O)CC(O)(CC(=O)O)C(=O)O", "OC(=O)CC(O)C(=O)O", "OC(=O)C(=O)O", "OC(=O)CC(=O)O",
+    "OC(=O)c1ccccc1", "OC(=O)c1ccccc1O", "OC(=O)CNC(=O)c1ccccc1", "CCCCCCCCCCCCCCCCCC(=O)O",
+    "OC(=O)c1cc2ccccc2c(Cc2c(O)c(cc3ccccc23)C(=O)O)c1O", "OCC(O)C(O)C(O)C(O)C(=O)O",
+    "CNCC(O)C(O)C(O)C(O)CO", "NC(CO)(CO)CO", "CCNCC", "NCCO", "C[N+](C)(C)CCO", "NCCCCC(N)C(=O)O",
+    "NC(=N)NCCCC(N)C(=O)O", "N",
+    "CO", "CCO", "CC(C)O", "CC(C)=O", "CS(C)=O", "CN(C)C=O", "CC#N", "CCOC(C)=O", "ClCCl", "ClC(Cl)Cl", "C1CCOC1",
+    "CCOCC", "c1ccncc1",
+)
 
 
 @dataclass(frozen=True)
@@ -58,8 +75,14 @@ def standardise(smiles: str) -> Compound:
         raise UserError(f"RDKit cannot read {smiles[:60]!r}{'…' if len(smiles) > 60 else ''} as SMILES (a syntax "
                         "error, an unclosed ring or an impossible valence); check it in a structure editor.")
     fragments = Chem.GetMolFrags(mol, asMols=True)
-    sizes = [f.GetNumHeavyAtoms() for f in fragments]
-    kept = fragments[int(np.argmax(sizes))]
+    if len(fragments) > 1:
+        ions = counter_ion_keys()
+        drug = [f for f in fragments if connectivity_key(f) not in ions]
+        fragments_left = drug or fragments
+    else:
+        fragments_left = fragments
+    sizes = [f.GetNumHeavyAtoms() for f in fragments_left]
+    kept = fragments_left[int(np.argmax(sizes))]
     heavy = kept.GetNumHeavyAtoms()
     if heavy > MAX_HEAVY_ATOMS:
         raise UserError(f"the compound has {heavy} heavy atoms; the model learned small molecules and accepts at "
@@ -67,6 +90,24 @@ def standardise(smiles: str) -> Compound:
     if heavy < 2:
         raise UserError("the largest fragment is a single atom or ion: give the drug itself, not a salt.")
     return Compound(Chem.MolToSmiles(kept), heavy, len(fragments) - 1, kept)
+
+
+def connectivity_key(mol) -> str:
+    """The first block of the InChIKey: the skeleton, whatever the protonation, charge or stereo drawn."""
+    from rdkit import Chem
+
+    return Chem.MolToInchiKey(mol)[:14]
+
+
+_COUNTER_ION_KEYS: set[str] = set()
+
+
+def counter_ion_keys() -> set[str]:
+    """``COUNTER_IONS`` as connectivity keys (written to compound.json for the other runtimes)."""
+    if not _COUNTER_ION_KEYS:
+        Chem = _rdkit()
+        _COUNTER_ION_KEYS.update(connectivity_key(Chem.MolFromSmiles(s)) for s in COUNTER_IONS)
+    return _COUNTER_ION_KEYS
 
 
 def morgan_bits(compound: Compound, radius: int, size: int) -> np.ndarray:

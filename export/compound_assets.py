@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from drugresponse.atomic_files import staged_files
-from drugresponse.compound_structure import MAX_HEAVY_ATOMS, MAX_SMILES_CHARS
+from drugresponse.compound_structure import MAX_HEAVY_ATOMS, MAX_SMILES_CHARS, counter_ion_keys
 from drugresponse.errors import UserError
 from drugresponse.train.compounds.ldo_results import structures
 from drugresponse.train.compounds.product import fit_product
@@ -46,6 +46,7 @@ def export_compound(matrix, bundle_path: Path, results: Path, out_dir: Path) -> 
         "format": "drugresponse-compound/1", "data_sha256": matrix.data_sha256, "dataset": matrix.dataset,
         "rdkit": rdkit.__version__, "fingerprint": {"kind": "morgan_bits", "radius": s.radius, "size": s.size},
         "limits": {"max_smiles_chars": MAX_SMILES_CHARS, "max_heavy_atoms": MAX_HEAVY_ATOMS},
+        "counter_ions": sorted(counter_ion_keys()),
         "anchors": matrix.drugs, "known_drugs": known, "known_smiles": [smiles[d] for d in known], **chosen,
         "intervals": {k: {"level": v["level"], "q": v["q"], "coverage_across_folds": v["coverage_across_folds"],
                           "per_drug_coverage": v["per_drug_coverage"]} for k, v in ldo["intervals"].items()},

@@ -67,12 +67,12 @@ def build(compounds: CompoundService, gate, downloads: Downloads) -> None:
                              "only"])
         note = standardisation_note(compound, float(similarity.max()), compounds.accuracy()["by_similarity"])
         return (depiction_png(compound), note, table, compounds.tissues(table), nearest,
-                compounds.nearest_profile(first, table), gr.Dropdown(choices=nearest["known drug"].to_list(),
+                compounds.nearest_profile(first, table).to_pandas(), gr.Dropdown(choices=nearest["known drug"].to_list(),
                                                                      value=first), csv)
 
     def profile_of(smiles, drug):
         _, table, _ = compounds.predict_lines(smiles)
-        return compounds.nearest_profile(drug, table)
+        return compounds.nearest_profile(drug, table).to_pandas()  # Gradio's plots take pandas
 
     def samples(smiles, upload):
         if upload is None:
@@ -104,7 +104,7 @@ def build(compounds: CompoundService, gate, downloads: Downloads) -> None:
                                    "one point per GDSC line")
     with gr.Accordion("Your samples", open=False):
         upload = gr.File(label="Expression profile (as in Your sample)", elem_id="compound-upload")
-        score = gr.Button("Predict for uploaded samples")
+        score = gr.Button("Score this compound for the uploaded samples")
         sample_table = gr.Dataframe(label=f"{PREDICTED}, each sample (interval for a new drug and a new line)",
                                     interactive=False)
 

@@ -51,9 +51,10 @@ class CompoundModel:
                                        "anchor_ln_ic50": np.ascontiguousarray(anchors, dtype=np.float32)}))
 
 
-def gdsc_line_anchors(catalog, runtime, anchors: list[str]) -> np.ndarray:
+def gdsc_line_anchors(catalog, runtime, anchors: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """[catalog lines, anchors]: each GDSC line's measured ln IC50 (NaN where not measured, as in training); a line
-    with no measurement at all (outside the screen) gets the genomic model's predictions instead."""
+    with no measurement at all (outside the screen) gets the genomic model's predictions instead, and is marked in
+    the second array (its interval is a new line's)."""
     index = {d: j for j, d in enumerate(anchors)}
     rows = {c: i for i, c in enumerate(catalog.cell_lines["cell_line"])}
     measured = np.full((catalog.cell_lines.height, len(anchors)), np.nan, dtype=np.float32)
@@ -63,7 +64,7 @@ def gdsc_line_anchors(catalog, runtime, anchors: list[str]) -> np.ndarray:
     if len(unmeasured):
         predicted = runtime.predict({k: v[unmeasured] for k, v in catalog.profiles.items()})
         measured[unmeasured] = predicted[:, [runtime.drugs.index(d) for d in anchors]]
-    return measured
+    return measured, np.isin(np.arange(len(measured)), unmeasured)
 
 
 class CompoundService:
@@ -75,7 +76,7 @@ class CompoundService:
         if model.meta["anchors"] != service.drugs:
             raise UserError("compound.json's anchor drugs differ from the genomic model's; re-run "
                             "`drugresponse export --compound`.")
-        self.line_anchors = gdsc_line_anchors(catalog, service.runtime, model.meta["anchors"])
+        self.line_anchors, self.predicted_anchors = gdsc_line_anchors(catalog, service.runtime, model.meta["anchors"])
         self.lines = catalog.cell_lines.select("cell_line", "tissue")
         self.known = model.meta["known_drugs"]
         known_measured = catalog.measured.filter(pl.col("drug").is_in(self.known))
@@ -85,15 +86,17 @@ class CompoundService:
         compound = standardise(smiles)
         return compound, self.model.fingerprint(compound)
 
-    def interval(self, predicted: np.ndarray, scale: np.ndarray, setting: str) -> tuple[np.ndarray, np.ndarray]:
-        half = self.model.meta["intervals"][setting]["q"] * scale
+    def interval(self, predicted: np.ndarray, scale: float, new_line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The 80% interval per line: the known-line q where its anchors are measured, else the new-line q."""
+        q = self.model.meta["intervals"]
+        half = np.where(new_line, q["double"]["q"], q["single"]["q"]) * scale
         return predicted - half, predicted + half
 
     def predict_lines(self, smiles: str) -> tuple[Compound, pl.DataFrame, np.ndarray]:
         """Every GDSC line, most sensitive first; and the similarity to each known drug."""
         compound, fp = self.read(smiles)
         predicted, scale, similarity = self.model.run(fp, self.line_anchors)
-        low, high = self.interval(predicted[0], scale[0], "single")
+        low, high = self.interval(predicted[0], scale[0], self.predicted_anchors)
         table = self.lines.with_columns(pl.Series(PREDICTED, predicted[0].astype(np.float64).round(3)),
                                         pl.Series(LOW, low.astype(np.float64).round(2)),
                                         pl.Series(HIGH, high.astype(np.float64).round(2)))
@@ -104,7 +107,7 @@ class CompoundService:
         compound, fp = self.read(smiles)
         anchors = self.service.runtime.predict(report.profiles)
         predicted, scale, _ = self.model.run(fp, anchors)
-        low, high = self.interval(predicted[0], scale[0], "double")
+        low, high = self.interval(predicted[0], scale[0], np.ones(len(report.samples), dtype=bool))
         table = pl.DataFrame({"sample": report.samples, PREDICTED: predicted[0].astype(np.float64).round(3),
                               LOW: low.astype(np.float64).round(2), HIGH: high.astype(np.float64).round(2)})
         return compound, table

@@ -39,7 +39,14 @@ class Targets:
     names: list[str]
     tissues: list[str]
     anchors: np.ndarray  # float32 [targets, anchor drugs]
-    setting: str  # "single" (GDSC lines, measured anchors) or "double" (samples, predicted anchors)
+    # per target: False where the anchors are measured (a GDSC line: the known-line interval), True where they are
+    # the genomic model's predictions (a sample, or a line outside the screen: the new-line interval)
+    predicted: np.ndarray
+
+    def half_widths(self, meta: dict, scale: np.ndarray) -> np.ndarray:
+        """[compounds, targets] 80% half-widths: q of the target's setting times each compound's spread."""
+        q = np.where(self.predicted, meta["intervals"]["double"]["q"], meta["intervals"]["single"]["q"])
+        return scale[:, None] * q[None, :]
 
 
 def library_entries(path: Path) -> Iterator[tuple[int, str, str]]:
@@ -53,23 +60,32 @@ def library_entries(path: Path) -> Iterator[tuple[int, str, str]]:
             raise UserError(f"{path.name} is a binary file; a library is text: one SMILES per line (.smi) or a "
                             "table with a smiles column (.csv, .tsv).")
     suffix = path.suffix.lower()
-    handle = open(path, encoding="utf-8", errors="strict", newline="")
+    handle = open(path, "rb")  # bytes, decoded line by line: a bad byte is reported with its line
     try:
         if suffix in (".csv", ".tsv"):
             yield from _table_entries(handle, "\t" if suffix == ".tsv" else ",", path.name)
         else:
             yield from _smi_entries(handle, path.name)
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path.name} is not UTF-8 text (byte {exc.start} of a line); save it as UTF-8.") from None
     finally:
         handle.close()
 
 
 def _bounded(handle) -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE + 1), ""), start=1):
-        if len(line) > MAX_LINE and not line.endswith("\n"):
+    number = 0
+    while True:
+        number += 1
+        raw = handle.readline(MAX_LINE + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
             raise UserError(f"line {number} is longer than {MAX_LINE:,} characters: a library holds one SMILES "
                             f"(at most {MAX_SMILES_CHARS:,} characters) and a name per line.")
+        try:
+            # utf-8-sig on the first line: a byte-order mark (Excel's "CSV UTF-8") is not part of the first name
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"line {number} of {Path(handle.name).name} is not UTF-8 text; save the file as "
+                            "UTF-8.") from None
         yield number, line.rstrip("\r\n")
 
 
@@ -98,6 +114,9 @@ def _table_entries(handle, delimiter: str, name: str) -> Iterator[tuple[int, str
     for number, line in lines:
         if not line.strip():
             continue
+        if line.count('"') % 2:  # a quoted field running onto the next line: no SMILES or name holds a line break
+            raise UserError(f"{name}, line {number}: a quoted field runs onto the next line; a library holds one "
+                            "compound per line.")
         row = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
         if len(row) <= s_col:
             raise UserError(f"{name}, line {number}: {len(row)} field(s), but the smiles column is number {s_col + 1}.")
@@ -140,13 +159,14 @@ def score_chunk(model: bytes, meta: dict, targets: Targets, top: int | None, ent
         return None, refused
     predicted, scale, similarity = _session(model).run(
         ["ln_ic50", "scale", "similarity"], {"fingerprint": np.stack(bits), "anchor_ln_ic50": targets.anchors})
-    half = (meta["intervals"][targets.setting]["q"] * scale)[:, None]
+    half_all = targets.half_widths(meta, scale)
     order = np.argsort(predicted, axis=1, kind="stable")
     if top:
         order = order[:, :top]
     per = order.shape[1]
     rows = np.arange(len(kept))[:, None]
     values = predicted[rows, order]
+    half = half_all[rows, order]
     each = np.repeat(np.arange(len(kept), dtype=np.int32), per)
 
     def coded(indices, names):  # dictionary-encoded text: a few names, millions of rows
@@ -230,7 +250,7 @@ def screen(model_path: Path, meta: dict, targets: Targets, library: Path, out: P
     if chunk < 1 or (top is not None and top < 1):
         raise UserError("--chunk and --top must be at least 1.")
     output = OutputFile(Path(out), {"library": Path(library).name, "model": "compound.onnx",
-                                    "interval": f"80%, {targets.setting}", "units": "ln µM"}, TEXT_COLUMNS)
+                                    "interval": "80%, from leave-drug-out residuals", "units": "ln µM"}, TEXT_COLUMNS)
     args = (Path(model_path).read_bytes(), meta, targets, top)
     blocks = chunks_of(library_entries(library), chunk)
     results = (run_on_ray(score_chunk, args, blocks, workers, address) if workers or address
@@ -250,7 +270,10 @@ def screen(model_path: Path, meta: dict, targets: Targets, library: Path, out: P
             scored += size - len(bad)
             bar.update(size)
         if not scored:
-            raise UserError(f"{Path(library).name} holds no compound that could be scored.")
+            if skip_invalid and refused:
+                _write_refused(Path(out), refused)
+            raise UserError(f"{Path(library).name} holds no compound that could be scored"
+                            + (f"; the reasons are in {refused_path(Path(out))}." if skip_invalid and refused else "."))
         output.commit()
     except BaseException:
         output.abort()

@@ -114,3 +114,29 @@ def test_the_onnx_file_gives_the_numpy_model_with_missing_anchors(assets_dir, ma
     np.testing.assert_allclose(got, model.predict(fp, anchors.astype(np.float64)).T, atol=1e-4)
     np.testing.assert_allclose(np.diag(similarity), 1.0, atol=1e-6)  # each known drug is itself
     assert (scale > 0).all() and meta["anchors"] == matrix.drugs
+
+
+def test_one_drug_under_two_names_is_one_group():
+    from drugresponse.train.compounds.leave_drug_out import drug_groups
+
+    smiles = {"Afuresertib": "CC(=O)O", "GSK2110183B": "OC(C)=O", "Bleomycin": "CCN", "Other": "CCCl"}
+    groups = drug_groups(["Afuresertib", "Bleomycin (50 uM)", "GSK2110183B", "Bleomycin", "Other"], smiles)
+    assert groups[0] == groups[2] and groups[1] == groups[3] and len(set(groups)) == 3
+    folds = drug_folds(5, 2, seed=0, groups=groups)
+    assert folds[0] == folds[2] and folds[1] == folds[3]
+
+
+def test_a_line_outside_the_screen_gets_the_new_line_interval(assets_dir, runtime, smiles):
+    from dataclasses import replace
+
+    from drugresponse.serve.catalog import Catalog
+    from drugresponse.serve.compounds import gdsc_line_anchors
+
+    catalog = Catalog.load(assets_dir)
+    first = catalog.cell_lines["cell_line"][0]
+    outside = replace(catalog, measured=catalog.measured.filter(pl.col("cell_line") != first))
+    meta = json.loads((assets_dir / "compound.json").read_text())
+    anchors, predicted = gdsc_line_anchors(outside, runtime, meta["anchors"])
+    assert predicted[0] and not predicted[1:].any()
+    np.testing.assert_allclose(anchors[0], runtime.predict({m: v[:1] for m, v in catalog.profiles.items()})[0],
+                               atol=1e-6)

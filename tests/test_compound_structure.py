@@ -21,6 +21,17 @@ def test_a_salt_and_a_solvent_are_removed_and_the_drug_kept():
     np.testing.assert_array_equal(morgan_bits(salt, 2, 2048), morgan_bits(plain, 2, 2048))
 
 
+@pytest.mark.parametrize("salt,drug", [
+    ("CN1CCN(CC1)C(c1ccccc1)c1ccc(Cl)cc1.OC(=O)c1cc2ccccc2c(Cc2c(O)c(cc3ccccc23)C(=O)O)c1O",  # a pamoate: larger ion
+     "CN1CCN(C(c2ccccc2)c2ccc(Cl)cc2)CC1"),
+    ("CN(C)C(=N)N=C(N)N.Cc1ccc(cc1)S(=O)(=O)[O-]", "CN(C)C(=N)N=C(N)N"),  # a tosylate, ionised
+    ("OC(=O)/C=C\\C(=O)O.OC(=O)/C=C\\C(=O)O.CCO.O.c1ccc2ccccc2c1", "c1ccc2ccccc2c1"),  # maleates and solvents
+    ("CC(=O)O.CCO", "CC(=O)O"),  # nothing but counter-ions: the largest is kept
+])
+def test_counter_ions_and_solvents_are_removed_even_when_larger(salt, drug):
+    assert standardise(salt).smiles == standardise(drug).smiles
+
+
 def test_a_metal_complex_keeps_its_largest_piece():
     kept = standardise("N.N.Cl[Pt]Cl")  # cisplatin as GDSC writes it
     assert kept.smiles == "[Cl][Pt][Cl]" and kept.fragments_dropped == 2

@@ -130,3 +130,31 @@ def test_a_two_process_ray_cluster_gives_the_serial_table(assets_dir, library, t
         _stop_cluster(temp_dir)
     assert screen(assets_dir, path, "-o", tmp_path / "serial.parquet", "--chunk", "3") == 0
     assert pl.read_parquet(tmp_path / "ray.parquet").equals(pl.read_parquet(tmp_path / "serial.parquet"))
+
+
+def test_an_excel_csv_with_a_byte_order_mark_is_read(assets_dir, library, tmp_path):
+    _, smiles = library
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffsmiles,name\n".encode() + f"{next(iter(smiles.values()))},first\n".encode())
+    assert screen(assets_dir, path, "-o", tmp_path / "o.parquet", "--top", "1") == 0
+    assert pl.read_parquet(tmp_path / "o.parquet")["compound"].to_list() == ["first"]
+
+
+@pytest.mark.parametrize("content,words", [
+    (b'smiles,name\n"CC\nN",split\n', "line 2: a quoted field runs onto the next line"),
+    (b"CCO a\n" * 3 + b"CC\xff b\n", "line 4 of lib.smi is not UTF-8"),
+])
+def test_a_damaged_library_is_refused_with_its_line(assets_dir, tmp_path, capsys, content, words):
+    path = tmp_path / ("lib.csv" if content.startswith(b"smiles") else "lib.smi")
+    path.write_bytes(content)
+    assert screen(assets_dir, path, "-o", tmp_path / "o.parquet") == 2
+    assert words in capsys.readouterr().err and not (tmp_path / "o.parquet").exists()
+
+
+def test_when_every_compound_is_refused_the_reasons_are_still_written(assets_dir, tmp_path, capsys):
+    path = tmp_path / "bad.smi"
+    path.write_text("C1CC one\n[Na+] two\n")
+    out = tmp_path / "o.parquet"
+    assert screen(assets_dir, path, "-o", out, "--skip-invalid") == 2
+    assert "no compound that could be scored" in capsys.readouterr().err and not out.exists()
+    assert pl.read_csv(tmp_path / "o.parquet.refused.csv")["line"].to_list() == [1, 2]

@@ -75,9 +75,13 @@ def python_prediction(path, profiles):
 IMATINIB_MESYLATE = "CC1=C(C=C(C=C1)NC(=O)C2=CC=C(C=C2)CN3CCN(CC3)C)NC4=NC=CC(=N4)C5=CN=CC=C5.CS(=O)(=O)O"
 
 
-def check_compound(page, assets_dir, line_prediction):
-    """A SMILES on the page: RDKit (WASM) reads it and the structure model scores it for the line shown, as Python."""
+def check_compound(page, assets_dir, line_prediction, row):
+    """A SMILES on the page: RDKit (WASM) reads it and the structure model scores it for the GDSC line shown, by its
+    measured responses as the app does, with Python's number."""
     from drugresponse.compound_structure import morgan_bits, standardise
+    from drugresponse.serve.catalog import Catalog
+    from drugresponse.serve.compounds import gdsc_line_anchors
+    from drugresponse.serve.runtime import load_runtime
 
     page.fill("#smiles", IMATINIB_MESYLATE)
     page.click("#predict-compound")
@@ -86,10 +90,13 @@ def check_compound(page, assets_dir, line_prediction):
     meta = json.loads((assets_dir / "compound.json").read_text())
     compound = standardise(IMATINIB_MESYLATE)
     bits = morgan_bits(compound, meta["fingerprint"]["radius"], meta["fingerprint"]["size"])
-    anchors = np.asarray(line_prediction["ln_ic50"], dtype=np.float32)[None, :]
+    anchors, predicted = gdsc_line_anchors(Catalog.load(assets_dir), load_runtime(assets_dir / "model.onnx", "cpu"),
+                                           meta["anchors"])
+    anchors = anchors[row:row + 1]
     expected = ort.InferenceSession(str(assets_dir / "compound.onnx")).run(
         ["ln_ic50"], {"fingerprint": bits[None, :], "anchor_ln_ic50": anchors})[0][0, 0]
     assert got["smiles"] == compound.smiles and got["sample"] == line_prediction["sample"]
+    assert got["setting"] == ("double" if predicted[row] else "single")
     assert got["ln_ic50"] == pytest.approx(float(expected), abs=1e-4)
     assert got["interval_low"] < got["ln_ic50"] < got["interval_high"]
     assert page.locator("#structure").get_attribute("src").startswith("data:image/svg+xml")
@@ -120,7 +127,7 @@ def test_page_predicts_a_gdsc_line_and_a_pasted_profile_like_python(browser, ass
         np.testing.assert_allclose(np.array(got["ln_ic50"]), expected, atol=tolerance)
         timing = page.locator("#timing")
         assert float(timing.get_attribute("data-cold-start-ms")) > 0 and float(timing.get_attribute("data-predict-ms")) > 0
-        check_compound(page, assets_dir, got)
+        check_compound(page, assets_dir, got, row)
 
         # a pasted panel: the expression genes the model reads, plus one driver event; everything else unknown
         meta = json.loads((assets_dir / model).with_suffix(".json").read_text())

@@ -32,13 +32,15 @@ def targets_for(args, model: Path, meta: dict):
             anchors.append(runtime.predict(report.profiles))
         if not names:
             raise UserError(f"{args.profiles} holds no sample that could be read.")
-        return Targets(names, [""] * len(names), np.concatenate(anchors).astype(np.float32), "double")
+        return Targets(names, [""] * len(names), np.concatenate(anchors).astype(np.float32),
+                       np.ones(len(names), dtype=bool))
     from drugresponse.serve.catalog import Catalog
     from drugresponse.serve.compounds import gdsc_line_anchors
 
     catalog = Catalog.load(model.parent)
-    return Targets(catalog.cell_lines["cell_line"].to_list(), catalog.cell_lines["tissue"].to_list(),
-                   gdsc_line_anchors(catalog, runtime, meta["anchors"]), "single")
+    anchors, predicted = gdsc_line_anchors(catalog, runtime, meta["anchors"])
+    return Targets(catalog.cell_lines["cell_line"].to_list(), catalog.cell_lines["tissue"].to_list(), anchors,
+                   predicted)
 
 
 def run(args) -> None:
@@ -56,7 +58,7 @@ def run(args) -> None:
     targets = targets_for(args, model, meta)
     report = screen(compound, meta, targets, Path(args.library), Path(args.out), args.chunk, args.top,
                     args.skip_invalid, args.workers, args.address, not args.quiet)
-    what = "GDSC cell lines" if targets.setting == "single" else "samples"
+    what = "samples" if args.profiles else "GDSC cell lines"
     print(f"wrote {report['out']}: {report['compounds']:,} compounds x {report['targets']:,} {what}"
           f"{f' (top {args.top} each)' if args.top else ''}, {report['rows']:,} rows, most sensitive first within "
           f"each compound, in {time.perf_counter() - start:.1f} s")

@@ -13,18 +13,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import initRDKitModule from "@rdkit/rdkit";
 import ort from "onnxruntime-node";
 
+import { arg, fail } from "./args.mjs";
 import { profileFeeds } from "./profiles.mjs";
 import { morganBits, standardise } from "./structure.mjs";
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
-
-function fail(message) {
-  console.error(`error: ${message}`);
-  process.exit(2);
-}
 
 const modelPath = arg("model", "../../assets/model.onnx");
 const compoundPath = modelPath.replace(/[^/]*\.onnx$/, "compound.onnx");
@@ -36,7 +27,7 @@ const smilesList = arg("fingerprints");
 if (smilesList) {
   const bits = JSON.parse(readFileSync(smilesList, "utf8")).map((smiles) => {
     try {
-      const { mol } = standardise(RDKit, smiles, meta.limits);
+      const { mol } = standardise(RDKit, smiles, meta.limits, meta.counter_ions);
       const fp = morganBits(mol, meta.fingerprint);
       mol.delete();
       return Array.from(fp, (b) => (b ? "1" : "0")).join("");
@@ -54,7 +45,7 @@ if (!smiles || !inputPath) fail("--smiles and --input profiles.json are required
 let compound;
 let feeds;
 try {
-  compound = standardise(RDKit, smiles, meta.limits);
+  compound = standardise(RDKit, smiles, meta.limits, meta.counter_ions);
   feeds = profileFeeds(ort, JSON.parse(readFileSync(modelPath.replace(/\.onnx$/, ".json"), "utf8")),
     JSON.parse(readFileSync(inputPath, "utf8")));
 } catch (error) {

@@ -14,17 +14,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import ort from "onnxruntime-node";
 
+import { arg, fail } from "./args.mjs";
 import { profileFeeds } from "./profiles.mjs";
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
-
-function fail(message) {
-  console.error(`error: ${message}`);
-  process.exit(2);
-}
 
 const modelPath = arg("model", "../../assets/model.onnx");
 const inputPath = arg("input");

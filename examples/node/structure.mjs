@@ -1,9 +1,14 @@
 // A compound's structure the way drugresponse reads it in Python (drugresponse/compound_structure.py), with RDKit's
-// WebAssembly build: keep the largest fragment by heavy atoms (the first of equals), no tautomer or charge
-// canonicalisation, Morgan bits. A test checks every GDSC SMILES gives Python's bits exactly. Used by compound.mjs
+// WebAssembly build: drop the fragments that are common counter-ions or solvents (compound.json's "counter_ions":
+// InChIKey connectivity blocks) unless nothing else is left, keep the largest fragment by heavy atoms (the first of
+// equals), no tautomer or charge canonicalisation, Morgan bits. A test checks every GDSC SMILES gives Python's bits exactly. Used by compound.mjs
 // here and by the browser page (examples/web copies this file).
 
-export function standardise(RDKit, smiles, limits) {
+function connectivityKey(RDKit, mol) {
+  return RDKit.get_inchikey_for_inchi(mol.get_inchi()).slice(0, 14);
+}
+
+export function standardise(RDKit, smiles, limits, counterIons = []) {
   if (typeof smiles !== "string" || smiles.trim() === "") throw new Error("give a SMILES string");
   const text = smiles.trim();
   if (text.length > limits.max_smiles_chars) {
@@ -17,11 +22,21 @@ export function standardise(RDKit, smiles, limits) {
   }
   const { molList } = mol.get_frags();
   mol.delete();
+  const fragments = molList.size();
+  let all = [];
+  for (let i = 0; i < fragments; i++) all.push(molList.at(i));
+  molList.delete();
+  if (fragments > 1) {
+    const ions = new Set(counterIons);
+    const drug = all.filter((f) => !ions.has(connectivityKey(RDKit, f)));
+    if (drug.length > 0) {
+      all.filter((f) => !drug.includes(f)).forEach((f) => f.delete());
+      all = drug;
+    }
+  }
   let kept = null;
   let heavy = -1;
-  const fragments = molList.size();
-  for (let i = 0; i < fragments; i++) {
-    const fragment = molList.at(i);
+  for (const fragment of all) {
     const n = fragment.get_num_atoms(true);
     if (n > heavy) {
       if (kept) kept.delete();
@@ -31,7 +46,6 @@ export function standardise(RDKit, smiles, limits) {
       fragment.delete();
     }
   }
-  molList.delete();
   if (heavy > limits.max_heavy_atoms || heavy < 2) {
     kept.delete();
     throw new Error(heavy < 2 ? "the largest fragment is a single atom or ion"

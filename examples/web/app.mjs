@@ -20,7 +20,8 @@ const compoundReady = Promise.all([
   ort.InferenceSession.create("compound.onnx", { executionProviders: ["wasm"] }),
   window.initRDKitModule({ locateFile: () => new URL("./vendor/RDKit_minimal.wasm", import.meta.url).href }),
 ]);
-let current = null; // the profile last shown and its predictions (the compound's anchors)
+// the profile last shown: its predictions, and for a GDSC line its measured responses (the compound model's side)
+let current = null;
 const widths = { expression: meta.genes.length, mutation: meta.genes.length, copy_number: meta.genes.length,
   drivers: meta.drivers.length };
 const index = { gene: new Map(meta.genes.map((g, i) => [g, i])), driver: new Map(meta.drivers.map((d, i) => [d, i])) };
@@ -103,7 +104,7 @@ function coverage(sample, profile) {
     ` Flag: expression for ${present} of the model's ${readGenes.length} genes; the rest are imputed.` : "";
 }
 
-async function show(sample, profile) {
+async function show(sample, profile, measured = null) {
   const flag = coverage(sample, profile);
   const values = await predict(profile);
   const timings = [];
@@ -115,7 +116,7 @@ async function show(sample, profile) {
   timings.sort((a, b) => a - b);
   const predictMs = timings[10];
   window.lastPrediction = { sample, drugs: meta.drugs, ln_ic50: values };
-  current = { sample, values };
+  current = { sample, values, measured };
   const order = values.map((v, j) => j).sort((a, b) => values[a] - values[b]);
   $("results").innerHTML = `<caption>${sample}: all ${values.length} drugs, most sensitive first</caption>
     <tr><th>drug</th><th>predicted ln IC50</th><th>IC50 (µM)</th></tr>` +
@@ -145,7 +146,9 @@ $("predict-line").addEventListener("click", async () => {
   status("predicting…");
   const i = Number($("line").value);
   try {
-    await show(catalog.cell_lines[i], await lineProfile(i));
+    const measured = catalog.anchors_predicted[i] ? null :
+      new Float32Array(await fetch(`lines/${i}.anchors.bin`).then((r) => r.arrayBuffer()));
+    await show(catalog.cell_lines[i], await lineProfile(i), measured);
   } catch (error) {
     status(`error: ${error.message}`);
   }
@@ -163,24 +166,29 @@ async function predictText(text) {
 async function predictCompound() {
   const [compoundMeta, compoundSession, RDKit] = await compoundReady;
   if (!current) throw new Error("predict a cell line or a pasted sample first: the compound is scored for it");
-  const { mol, fragmentsDropped } = standardise(RDKit, $("smiles").value, compoundMeta.limits);
+  const { mol, fragmentsDropped } = standardise(RDKit, $("smiles").value, compoundMeta.limits,
+    compoundMeta.counter_ions);
   const bits = morganBits(mol, compoundMeta.fingerprint);
   const svg = mol.get_svg(300, 220);
   const smiles = mol.get_smiles();
   mol.delete();
+  // a GDSC line brings its measurements and gets the known-line interval; a pasted sample its predictions
+  const anchors = current.measured ?? Float32Array.from(current.values);
+  const setting = current.measured ? "single" : "double";
   const out = await compoundSession.run({
     fingerprint: new ort.Tensor("float32", bits, [1, bits.length]),
-    anchor_ln_ic50: new ort.Tensor("float32", Float32Array.from(current.values), [1, current.values.length]),
+    anchor_ln_ic50: new ort.Tensor("float32", anchors, [1, anchors.length]),
   });
   const value = out.ln_ic50.data[0];
-  const half = compoundMeta.intervals.double.q * out.scale.data[0];
+  const half = compoundMeta.intervals[setting].q * out.scale.data[0];
   const similarity = Array.from(out.similarity.data);
   const best = similarity.indexOf(Math.max(...similarity));
-  window.lastCompound = { smiles, sample: current.sample, ln_ic50: value, interval_low: value - half,
+  window.lastCompound = { smiles, sample: current.sample, setting, ln_ic50: value, interval_low: value - half,
     interval_high: value + half, nearest: compoundMeta.known_drugs[best], similarity: similarity[best] };
   $("structure").src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
   $("compound-result").textContent = `${current.sample}: predicted ln IC50 ${value.toFixed(2)} (80% interval ` +
-    `${(value - half).toFixed(2)} to ${(value + half).toFixed(2)}, for a new drug and a new line). Read as ${smiles}` +
+    `${(value - half).toFixed(2)} to ${(value + half).toFixed(2)}, ${setting === "single" ? "for a new drug on a " +
+    "GDSC line, read by its measured responses" : "for a new drug and a new line"}). Read as ${smiles}` +
     (fragmentsDropped ? ` (${fragmentsDropped} smaller fragment(s) removed)` : "") + `; nearest known drug ` +
     `${compoundMeta.known_drugs[best]}, Tanimoto ${similarity[best].toFixed(2)}.`;
 }

@@ -34,8 +34,14 @@ def build(assets: Path, model: str, out: Path) -> Path:
         sys.exit("error: onnxruntime-web is not installed; run `npm ci --ignore-scripts` in examples/web first.")
     if not (assets / model).is_file():
         sys.exit(f"error: no model {assets / model}; the repository ships assets/model.onnx.")
+    from drugresponse.serve.compounds import gdsc_line_anchors
+    from drugresponse.serve.runtime import load_runtime
+
     sidecar = json.loads((assets / model).with_suffix(".json").read_text())
     catalog = Catalog.load(assets)
+    compound = json.loads((assets / "compound.json").read_text())
+    # a GDSC line's side for a new compound is its measured responses, as in the app (predicted where it has none)
+    anchors, predicted = gdsc_line_anchors(catalog, load_runtime(assets / "model.onnx", "cpu"), compound["anchors"])
     with atomic_folder(out) as site:  # the old site stays whole until the new one is complete
         (site / "vendor").mkdir()
         (site / "lines").mkdir()
@@ -50,21 +56,23 @@ def build(assets: Path, model: str, out: Path) -> Path:
             shutil.copyfile(rdkit / name, site / "vendor" / name)
         # the browser and Node read a structure with the same code
         shutil.copyfile(ROOT / "examples" / "node" / "structure.mjs", site / "structure.mjs")
-        compound = json.loads((assets / "compound.json").read_text())
         shutil.copyfile(assets / "compound.onnx", site / "compound.onnx")
         (site / "compound.json").write_text(json.dumps({k: compound[k] for k in ("fingerprint", "limits", "intervals",
-                                                                                 "known_drugs", "anchors")}))
+                                                                                 "known_drugs", "anchors",
+                                                                                 "counter_ions")}))
         shutil.copyfile(assets / model, site / "model.onnx")
         keep = ("genes", "drivers", "drugs", "reads", "features_read", "units", "precision", "model_version",
                 "input_names", "output_names")
         (site / "model.json").write_text(json.dumps({k: sidecar[k] for k in keep}))
         (site / "catalog.json").write_text(json.dumps({"cell_lines": catalog.cell_lines["cell_line"].to_list(),
-                                                      "tissues": catalog.cell_lines["tissue"].to_list()}))
+                                                      "tissues": catalog.cell_lines["tissue"].to_list(),
+                                                      "anchors_predicted": predicted.tolist()}))
         profiles = catalog.profiles
         for i in range(catalog.cell_lines.height):
             codes = [np.where(np.isnan(profiles[m][i]), -128, profiles[m][i]).astype(np.int8).tobytes()
                      for m in ("mutation", "copy_number", "drivers")]
             (site / "lines" / f"{i}.bin").write_bytes(profiles["expression"][i].astype("<f4").tobytes() + b"".join(codes))
+            (site / "lines" / f"{i}.anchors.bin").write_bytes(anchors[i].astype("<f4").tobytes())
     return out
 
 

@@ -20,9 +20,12 @@ from .leave_drug_out import BASELINE_FINGERPRINT
 from .two_tower import TwoTower, tanimoto
 
 
-def gdsc1_only(model: TwoTower, known: list[str], gdsc2, gdsc1, smiles: dict[str, str]) -> dict:
+def gdsc1_only(model: TwoTower, known: list[str], gdsc2, gdsc1, smiles: dict[str, str]) -> dict | None:
+    """The figures, or None where GDSC1 has no such drug measured on a shared line (a slice of the data)."""
     s = model.settings
     new = [d for d in gdsc1.drugs if d not in set(gdsc2.drugs) and smiles.get(d)]
+    if not new:
+        return None
     fp_known = fingerprints([smiles[d] for d in known], s.radius, s.size)
     fp_new = fingerprints([smiles[d] for d in new], s.radius, s.size)
     nearest = tanimoto(fp_new, fp_known).max(axis=1)
@@ -42,6 +45,8 @@ def gdsc1_only(model: TwoTower, known: list[str], gdsc2, gdsc1, smiles: dict[str
                    "knn": knn(known_y, base[BASELINE_FINGERPRINT], base_new)}
     predictions["combined"] = (predictions["cell_line_mean"] + predictions["knn"]) / 2
     seen = ~np.isnan(measured)
+    if not seen.any():
+        return None
     drug_index = np.broadcast_to(np.arange(len(kept))[None, :], measured.shape)[seen]
     records = {}
     for name, values in predictions.items():

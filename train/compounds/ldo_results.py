@@ -1,7 +1,7 @@
 """``drugresponse evaluate --split ldo``: run the leave-drug-out evaluation and write its results.
 
 Writes ``<dataset>_ldo.json`` (metrics, bootstrap comparisons, interval calibration, chosen settings),
-``<dataset>_ldo.md``, the out-of-fold predictions ``<dataset>_ldo_predictions.parquet`` (one column per model) and
+``<dataset>_ldo.md`` and its short form ``<dataset>_ldo_headline.md``, the out-of-fold predictions ``<dataset>_ldo_predictions.parquet`` (one column per model) and
 the drug folds ``folds/<dataset>_ldo_seed<seed>.parquet``.
 """
 
@@ -14,7 +14,7 @@ import polars as pl
 from drugresponse.atomic_files import write_json_atomic, write_parquet_atomic, write_text_atomic
 from drugresponse.errors import UserError
 
-from .ldo_report import by_similarity, comparisons, intervals, markdown, metrics, wide
+from .ldo_report import by_similarity, comparisons, headline, intervals, markdown, metrics, wide
 from .leave_drug_out import evaluate_ldo
 
 
@@ -60,4 +60,5 @@ def run_ldo(matrix, bundle_path: Path, out_dir: Path, n_folds: int, seed: int, e
 
         text += "\n" + external_markdown(outside)
     write_text_atomic(out_dir / f"{stem}.md", text)
+    write_text_atomic(out_dir / f"{stem}_headline.md", headline(records, contrasts, n, matrix.data_sha256, seed))
     return text

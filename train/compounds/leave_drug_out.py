@@ -6,11 +6,13 @@ Two settings, each pair predicted once:
   the training drugs as their anchors;
 - ``double`` (new drug *and* new line, what a user with their own sample and compound gets): the drug folds crossed
   with line folds (the LCO folds of the same seed); a held-out line's anchors are predicted from its expression by
-  a ridge fitted on the training lines only, and every model and baseline is fitted on training lines only.
+  a ridge fitted on the training lines only, and every model, baseline and setting is fitted on training lines only.
 
-The structure model's settings are chosen per drug fold on inner folds over its training drugs (RMSE), never on the
-held-out drugs. ``two_tower_shuffled`` is the same model with the fingerprints permuted among the drugs: what is
-left when the structure carries no information, so the difference is what the structure itself contributes.
+Drugs that are one drug (``drug_groups``: the same structure, or the same name at another concentration) are held
+out together, and a held-out drug's twins are not anchors. The structure model's settings are chosen per fold on
+inner folds over its training drugs (RMSE), never on the held-out drugs or lines. ``two_tower_shuffled`` is the same
+model with the fingerprints permuted among the drugs, its settings chosen on its own inner folds: what is left when
+the structure carries no information, so the difference is what the structure itself contributes.
 """
 
 from __future__ import annotations
@@ -28,34 +30,68 @@ from .two_tower import DrugTower, LineTower, Settings, TwoTower, drug_targets, t
 
 FINGERPRINTS = ((1, 2048), (2, 1024), (2, 2048), (3, 2048))
 RANKS = (8, 16, 32, 64)
-LAMBDA_POTENCY = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+LAMBDA_POTENCY = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 LAMBDA_SHAPE = (0.1, 0.3, 1.0)
 INNER_FOLDS = 4
 BASELINE_FINGERPRINT = (2, 2048)  # the yardstick kNN's: Morgan radius 2, 2,048 bits
 MODELS = ("two_tower", "two_tower_shuffled", "cell_line_mean", "knn", "combined")
 
 
-def drug_folds(n_drugs: int, n_folds: int, seed: int) -> np.ndarray:
-    """A balanced, seeded fold per drug."""
-    order = np.random.default_rng(seed).permutation(n_drugs)
-    folds = np.empty(n_drugs, dtype=np.int64)
-    folds[order] = np.arange(n_drugs) % n_folds
-    return folds
+def drug_folds(n_drugs: int, n_folds: int, seed: int, groups: np.ndarray | None = None) -> np.ndarray:
+    """A balanced, seeded fold per drug; drugs of one group (``groups[i]``, see ``drug_groups``) share a fold."""
+    groups = np.arange(n_drugs) if groups is None else np.asarray(groups)
+    unique = np.unique(groups)
+    order = np.random.default_rng(seed).permutation(len(unique))
+    fold_of = np.empty(len(unique), dtype=np.int64)
+    fold_of[order] = np.arange(len(unique)) % n_folds
+    return fold_of[np.searchsorted(unique, groups)]
 
 
-def choose_settings(y: np.ndarray, structured: np.ndarray, fingerprints: dict, seed: int) -> tuple[Settings, list]:
+def drug_groups(drugs: list[str], smiles: dict[str, str]) -> np.ndarray:
+    """A group id per drug: drugs with the same standardised structure (Afuresertib and GSK2110183B), or the same
+    name but for a parenthesised note (Bleomycin and "Bleomycin (50 uM)", which has no structure), are one drug to
+    hold out together: otherwise a held-out drug's twin would stay in training or among the anchors."""
+    import re
+
+    from drugresponse.compound_structure import standardise
+
+    parent = list(range(len(drugs)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    seen: dict[str, int] = {}
+    for i, drug in enumerate(drugs):
+        keys = [re.sub(r"\s*\(.*\)\s*$", "", drug).strip().lower()]
+        if smiles.get(drug):
+            keys.append("smiles:" + standardise(smiles[drug]).smiles)
+        for key in keys:
+            if key in seen:
+                parent[root(i)] = root(seen[key])
+            else:
+                seen[key] = i
+    return np.array([root(i) for i in range(len(drugs))])
+
+
+def choose_settings(y: np.ndarray, structured: np.ndarray, fingerprints: dict, seed: int,
+                    groups: np.ndarray | None = None) -> tuple[Settings, list]:
     """The grid point with the lowest pooled RMSE over inner folds by drug among the training drugs.
 
-    ``y`` [lines, drugs] holds only training drugs; ``structured`` indexes its columns with a structure (the inner
-    folds' test drugs are among them; the rest stay anchors throughout). The line tower and the drug targets depend
+    ``y`` [lines, drugs] holds only training drugs (and training lines); ``structured`` indexes its columns with a
+    structure (the inner folds' test drugs are among them; the rest stay anchors throughout); ``groups`` its drugs'
+    groups (``drug_groups``), held out together. The line tower and the drug targets depend
     only on the inner fold and the rank, so they are fitted once for every fingerprint and λ.
     """
-    inner = drug_folds(len(structured), INNER_FOLDS, seed)
+    groups = np.arange(y.shape[1]) if groups is None else groups
+    inner = drug_folds(len(structured), INNER_FOLDS, seed, groups[structured])
     grid = list(itertools.product(FINGERPRINTS, RANKS, LAMBDA_POTENCY, LAMBDA_SHAPE))
     sse = np.zeros(len(grid))
     for k in range(INNER_FOLDS):
         test, train = structured[inner == k], structured[inner != k]
-        anchors = np.setdiff1d(np.arange(y.shape[1]), test)
+        anchors = np.flatnonzero(~np.isin(groups, groups[test]))  # a test drug's twins are not anchors either
         measured = ~np.isnan(y[:, test])
         for rank in RANKS:
             lines = LineTower.fit(y[:, anchors], rank)
@@ -77,15 +113,14 @@ def choose_settings(y: np.ndarray, structured: np.ndarray, fingerprints: dict, s
 
 def _predict_all(y_train_lines: np.ndarray, anchors_for_test_lines: np.ndarray, structured_train: np.ndarray,
                  anchors: np.ndarray, test: np.ndarray, fingerprints: dict, settings: Settings,
-                 shuffled: dict) -> dict[str, np.ndarray]:
-    """Every model's [test lines, test drugs] from the training lines' measurements ``y_train_lines``."""
+                 shuffled: dict, settings_shuffled: Settings) -> dict[str, np.ndarray]:
+    """Every model's [test lines, test drugs] from the training lines' measurements ``y_train_lines``; the shuffled
+    ablation with the settings its own inner folds chose."""
     fp, base = fingerprints[(settings.radius, settings.size)], fingerprints[BASELINE_FINGERPRINT]
     anchor_y = y_train_lines[:, anchors]
     model = TwoTower.fit(anchor_y, y_train_lines[:, structured_train], fp[structured_train], settings)
-    sfp = shuffled[(settings.radius, settings.size)]
-    ablation = TwoTower(settings, model.lines,
-                        DrugTower.fit(sfp[structured_train], _targets(model, y_train_lines, anchors, structured_train),
-                                      settings))
+    sfp = shuffled[(settings_shuffled.radius, settings_shuffled.size)]
+    ablation = TwoTower.fit(anchor_y, y_train_lines[:, structured_train], sfp[structured_train], settings_shuffled)
     out = {"two_tower": model.predict(fp[test], anchors_for_test_lines),
            "scale": np.broadcast_to(np.exp(model.drugs.embed(fp[test])[:, 1]), (len(anchors_for_test_lines), len(test))),
            "nearest": np.broadcast_to(tanimoto(fp[test], fp[structured_train]).max(axis=1),
@@ -98,10 +133,6 @@ def _predict_all(y_train_lines: np.ndarray, anchors_for_test_lines: np.ndarray, 
     out["knn"] = knn(neighbours, base[structured_train], base[test])
     out["combined"] = (out["cell_line_mean"] + out["knn"]) / 2
     return out
-
-
-def _targets(model: TwoTower, y: np.ndarray, anchors: np.ndarray, drugs: np.ndarray) -> np.ndarray:
-    return drug_targets(y[:, drugs], model.lines.embed(y[:, anchors]))
 
 
 def predicted_anchors(expression: np.ndarray, train_lines: np.ndarray, test_lines: np.ndarray,
@@ -141,24 +172,36 @@ def evaluate_ldo(matrix, smiles: dict[str, str], n_folds: int = 5, seed: int = 0
         fingerprints[key][structured] = fp
         shuffled[key] = np.zeros_like(fingerprints[key])
         shuffled[key][structured] = fp[permutation]
-    folds = drug_folds(len(structured), n_folds, seed)
+    groups = drug_groups(matrix.drugs, smiles)
+    folds = drug_folds(len(structured), n_folds, seed, groups[structured])
     line_fold = _line_folds(matrix, n_folds, seed)
     rows, chosen = [], []
+
+    def settings_for(lines: np.ndarray, anchors: np.ndarray, train: np.ndarray) -> tuple[Settings, Settings]:
+        """The structure model's and the shuffled ablation's settings, each on its own inner folds, from the
+        training lines and training drugs only."""
+        train_pos, sub = np.searchsorted(anchors, train), y[np.ix_(lines, anchors)]
+        return tuple(choose_settings(sub, train_pos, {k: v[anchors] for k, v in fps.items()}, seed,
+                                     groups[anchors])[0] for fps in (fingerprints, shuffled))
+
+    every_line = np.arange(y.shape[0])
     for f in range(n_folds):
         test, train = structured[folds == f], structured[folds != f]
-        anchors = np.setdiff1d(np.arange(y.shape[1]), test)
-        train_pos = np.searchsorted(anchors, train)
-        settings, grid = choose_settings(y[:, anchors], train_pos,
-                                         {k: v[anchors] for k, v in fingerprints.items()}, seed)
-        chosen.append({"fold": f, **asdict(settings), "test_drugs": len(test)})
-        predictions = _predict_all(y, y[:, anchors], train, anchors, test, fingerprints, settings, shuffled)
-        rows.append(_rows(predictions, "single", matrix, np.arange(y.shape[0]), test, f))
+        anchors = np.flatnonzero(~np.isin(groups, groups[test]))
+        settings, settings_shuffled = settings_for(every_line, anchors, train)
+        chosen.append({"fold": f, **asdict(settings), "test_drugs": len(test),
+                       "shuffled": asdict(settings_shuffled)})
+        predictions = _predict_all(y, y[:, anchors], train, anchors, test, fingerprints, settings, shuffled,
+                                   settings_shuffled)
+        rows.append(_rows(predictions, "single", matrix, every_line, test, f))
         for g in range(n_folds):
             train_lines, test_lines = np.flatnonzero(line_fold != g), np.flatnonzero(line_fold == g)
+            cold, cold_shuffled = settings_for(train_lines, anchors, train)
+            chosen[-1].setdefault("double", []).append({"line_fold": g, **asdict(cold)})
             new_anchors = predicted_anchors(matrix.profiles["expression"], train_lines, test_lines,
                                             y[np.ix_(train_lines, anchors)])
-            predictions = _predict_all(y[train_lines], new_anchors, train, anchors, test, fingerprints, settings,
-                                       shuffled)
+            predictions = _predict_all(y[train_lines], new_anchors, train, anchors, test, fingerprints, cold,
+                                       shuffled, cold_shuffled)
             rows.append(_rows(predictions, "double", matrix, test_lines, test, f))
         if progress:
             progress(f + 1, n_folds, settings)

@@ -9,7 +9,7 @@ import numpy as np
 
 from drugresponse.compound_structure import fingerprints as featurise
 
-from .leave_drug_out import BASELINE_FINGERPRINT, FINGERPRINTS, choose_settings
+from .leave_drug_out import BASELINE_FINGERPRINT, FINGERPRINTS, choose_settings, drug_groups
 from .two_tower import TwoTower
 
 
@@ -22,7 +22,7 @@ def fit_product(matrix, smiles: dict[str, str], seed: int = 0) -> tuple[TwoTower
     for key in set(FINGERPRINTS) | {BASELINE_FINGERPRINT}:
         fps[key] = np.zeros((y.shape[1], key[1]), dtype=np.float32)
         fps[key][structured] = featurise([smiles[d] for d in names], *key)
-    settings, grid = choose_settings(y, structured, fps, seed)
+    settings, grid = choose_settings(y, structured, fps, seed, drug_groups(matrix.drugs, smiles))
     fp = fps[(settings.radius, settings.size)][structured]
     model = TwoTower.fit(y, y[:, structured], fp, settings)
     return model, names, {"settings": asdict(settings), "inner_grid_points": len(grid), "seed": seed}
