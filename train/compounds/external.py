@@ -10,7 +10,6 @@ structure) is left out and counted.
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 
 from drugresponse.compound_structure import fingerprints
 from drugresponse.train.evaluation.metrics import summary
