@@ -121,6 +121,12 @@ def test_wheel_in_a_fresh_environment_serves_and_scores_outside_the_repository(t
                              "--quiet"], cwd=elsewhere, capture_output=True, text=True, timeout=300, env=ENV)
     assert scored.returncode == 0, scored.stderr[-3000:]
     assert (elsewhere / "out.csv").read_text().startswith("sample,drug,ln_ic50")
+    # a compound library against every GDSC line, with the packaged structure model (RDKit installed with it)
+    (elsewhere / "library.smi").write_text("CC(=O)OC1=CC=CC=C1C(=O)O.[Na+] aspirin\n")
+    screened = subprocess.run([str(bin_dir / "drugresponse"), "screen", "library.smi", "-o", "ranked.csv", "--top",
+                               "3", "--quiet"], cwd=elsewhere, capture_output=True, text=True, timeout=300, env=ENV)
+    assert screened.returncode == 0, screened.stderr[-3000:]
+    assert (elsewhere / "ranked.csv").read_text().count("aspirin,1,CC(=O)Oc1ccccc1C(=O)O") == 3
     port = free_port()
     log = tmp_path / "serve.log"
     process = run_server([str(bin_dir / "drugresponse"), "serve", "--port", str(port)], elsewhere, ENV, log)
