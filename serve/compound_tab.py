@@ -40,19 +40,18 @@ def build(compounds: CompoundService, gate, downloads: Downloads) -> None:
     def predict_compound(smiles: str, upload: gr.FileData | None = None) -> dict:
         """Predicted ln IC50 of a compound given as SMILES: for every GDSC cell line or, with a profiles file, for
         each of its samples. Returns the standardised SMILES, the rows, a tissue summary (GDSC lines), the nearest
-        known drugs and the leave-drug-out accuracy."""
+        known drugs and the leave-drug-out accuracy. Over HTTP both inputs are sent: ``{"data": [smiles, null]}``."""
+        compound, lines, similarity = compounds.predict_lines(smiles)
+        nearest = compounds.nearest(similarity, lines)  # the structure's neighbours, whoever it is scored for
         if upload is not None:
-            report = gate(upload)[1]
-            compound, table = compounds.predict_samples(smiles, report)
-            tissues, nearest = None, None
+            table, tissues = compounds.predict_samples(smiles, gate(upload)[1])[1], None
         else:
-            compound, table, similarity = compounds.predict_lines(smiles)
-            tissues, nearest = compounds.tissues(table), compounds.nearest(similarity, table)
+            table, tissues = lines, compounds.tissues(lines)
 
         def rows(frame):
             return None if frame is None else {"headers": frame.columns, "data": [list(r) for r in frame.rows()]}
         return {"smiles": compound.smiles, "heavy_atoms": compound.heavy_atoms,
-                "nearest_known_similarity": None if nearest is None else nearest["Tanimoto similarity"][0],
+                "nearest_known_similarity": nearest["Tanimoto similarity"][0],
                 "fragments_removed": compound.fragments_dropped, "units": "natural log of IC50 in micromolar",
                 "interval": "80%, calibrated on leave-drug-out residuals",
                 "predictions": rows(table), "tissues": rows(tissues), "nearest_known_drugs": rows(nearest),

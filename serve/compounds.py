@@ -162,7 +162,7 @@ def accuracy_caption(meta: dict) -> str:
     ldo = meta["leave_drug_out"]
     mine, naive = _record(meta, "single", "two_tower"), _record(meta, "single", "cell_line_mean")
     shuffled = _record(meta, "single", "two_tower_shuffled")
-    cold = _record(meta, "double", "two_tower")
+    cold, cold_naive = _record(meta, "double", "two_tower"), _record(meta, "double", "cell_line_mean")
     vs = next(c for c in ldo["comparisons"] if c["setting"] == "single" and c["other"] == "two_tower_shuffled")
     vs_naive = next(c for c in ldo["comparisons"] if c["setting"] == "single" and c["other"] == "cell_line_mean")
     single, double = meta["intervals"]["single"], meta["intervals"]["double"]
@@ -177,12 +177,15 @@ def accuracy_caption(meta: dict) -> str:
         f"[{vs['r2']['ci95'][0]:+.2f}, {vs['r2']['ci95'][1]:+.2f}] over drugs); which lines respond most comes mostly "
         f"from the lines' general sensitivity (per-drug Pearson +{vs['per_drug_pearson']['delta']:.3f} over shuffled "
         f"fingerprints, +{vs_naive['per_drug_pearson']['delta']:.3f} over the cell-line mean). For an "
-        f"uploaded sample (new drug and new line) per-drug Pearson is {cold['per_drug_pearson']:.2f}. "
+        f"uploaded sample (new drug and new line) per-drug Pearson is {cold['per_drug_pearson']:.2f} (cell-line mean "
+        f"{cold_naive['per_drug_pearson']:.2f}). "
         f"The 80% intervals hold for 80% of held-out pairs ({single['coverage_across_folds']:.1%} across folds; "
         f"{double['coverage_across_folds']:.1%} for new samples), but not per compound: when the potency is "
         f"mispredicted, most of a compound's lines fall outside together (for {single['per_drug_coverage']['below_half']} "
-        f"of {single['per_drug_coverage']['drugs']} held-out drugs, fewer than half did)." + _external(ldo)
-        + " Research use only.")
+        f"of {single['per_drug_coverage']['drugs']} held-out drugs, fewer than half of their lines were inside)."
+        + _external(ldo) + " **Only anticancer drugs were learned:** every GDSC drug is active against some lines, so "
+        "a compound that is not (a sugar, a solvent) still gets a typical drug's potency; the model cannot tell an "
+        "inactive compound from an active one. Research use only.")
 
 
 def _external(ldo: dict) -> str:

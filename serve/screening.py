@@ -174,7 +174,7 @@ def score_chunk(model: bytes, meta: dict, targets: Targets, top: int | None, ent
 
     table = pa.table({
         "compound": coded(each, [k[1] for k in kept]),
-        "line": pa.array(np.repeat([k[0] for k in kept], per).astype(np.int64)),
+        "library_line": pa.array(np.repeat([k[0] for k in kept], per).astype(np.int64)),
         "smiles": coded(each, [k[2] for k in kept]),
         "target": coded(order.ravel().astype(np.int32), targets.names),
         "tissue": coded(order.ravel().astype(np.int32), targets.tissues),
@@ -244,11 +244,15 @@ def run_on_ray(fn, args: tuple, blocks: Iterator[list], workers: int, address: s
 
 def screen(model_path: Path, meta: dict, targets: Targets, library: Path, out: Path, chunk: int = CHUNK,
            top: int | None = None, skip_invalid: bool = False, workers: int = 0, address: str | None = None,
-           progress: bool = True) -> dict:
+           progress: bool = True, profiles: Path | None = None) -> dict:
     from tqdm import tqdm
 
     if chunk < 1 or (top is not None and top < 1):
         raise UserError("--chunk and --top must be at least 1.")
+    inputs = [Path(library), *([] if profiles is None else [Path(profiles)])]
+    written = [Path(out), refused_path(Path(out))]
+    if any(w.resolve() == i.resolve() for w in written for i in inputs if i.exists()):
+        raise UserError("the output (or its .refused.csv) would overwrite an input; choose another -o.")
     output = OutputFile(Path(out), {"library": Path(library).name, "model": "compound.onnx",
                                     "interval": "80%, from leave-drug-out residuals", "units": "ln µM"}, TEXT_COLUMNS)
     args = (Path(model_path).read_bytes(), meta, targets, top)

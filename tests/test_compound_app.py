@@ -78,3 +78,4 @@ def test_an_uploaded_sample_is_scored_through_the_genomic_model(running_app, smi
     half = meta["intervals"]["double"]["q"] * float(scale[0])  # a new line and a new drug: the double-cold q
     np.testing.assert_allclose([r[3] - r[1] for r in rows], half, atol=2e-2)
     assert result["tissues"] is None
+    assert result["nearest_known_drugs"]["data"][0][0] == "Docetaxel" and result["nearest_known_similarity"] == 1.0

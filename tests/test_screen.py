@@ -83,6 +83,13 @@ def test_a_bad_structure_stops_the_run_with_its_line_and_writes_nothing(assets_d
     assert refused["line"].to_list() == [2] and "cannot read" in refused["reason"][0]
 
 
+def test_the_output_never_overwrites_the_library(assets_dir, tmp_path, capsys):
+    path = tmp_path / "lib.csv"
+    path.write_text("smiles,name\nCCO,ethanol\n")
+    assert screen(assets_dir, path, "-o", path) == 2
+    assert "would overwrite an input" in capsys.readouterr().err and path.read_text().startswith("smiles,name")
+
+
 @pytest.mark.parametrize("content,words", [
     (b"\x00\x01binary", "binary"), (b"C" * 5000 + b"\n", "longer than"), (b"name,formula\nx,CCO\n", "no 'smiles'"),
     (b"\xff\xfe\x00C", "binary"),

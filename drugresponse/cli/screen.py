@@ -55,9 +55,14 @@ def run(args) -> None:
     if args.workers < 0:
         raise UserError("--workers must be 0 (in this process) or more.")
     start = time.perf_counter()
+    out = Path(args.out)
+    for given in (args.library, args.profiles):  # before the cohort is read: nothing may overwrite an input
+        if given and Path(given).exists() and Path(given).resolve() in (out.resolve(), refused_path(out).resolve()):
+            raise UserError("the output (or its .refused.csv) would overwrite an input; choose another -o.")
     targets = targets_for(args, model, meta)
     report = screen(compound, meta, targets, Path(args.library), Path(args.out), args.chunk, args.top,
-                    args.skip_invalid, args.workers, args.address, not args.quiet)
+                    args.skip_invalid, args.workers, args.address, not args.quiet,
+                    Path(args.profiles) if args.profiles else None)
     what = "samples" if args.profiles else "GDSC cell lines"
     print(f"wrote {report['out']}: {report['compounds']:,} compounds x {report['targets']:,} {what}"
           f"{f' (top {args.top} each)' if args.top else ''}, {report['rows']:,} rows, most sensitive first within "
@@ -73,9 +78,10 @@ def add_command(commands) -> None:
                     "line, optionally a name after it; .csv/.tsv: a smiles column, optionally name or id) against "
                     "every GDSC cell line (measured responses as the line's side) or each sample of --profiles (the "
                     "genomic model's predictions as the sample's side). OUTPUT (.parquet or .csv) has one row per "
-                    "compound and line, most sensitive first within each compound: predicted_ln_ic50, the 80% "
+                    "compound and line, most sensitive first within each compound: the compound's name and its "
+                    "library_line, the standardised smiles, target (the cell line or sample), predicted_ln_ic50, the 80% "
                     "interval from leave-drug-out residuals, rank, and the Tanimoto similarity to the nearest known GDSC2 drug "
-                    "(below 0.3 the structure adds little: see docs/EVALUATION.md). Salts are stripped; what RDKit cannot read stops "
+                    "(below 0.3 the structure adds little: see docs/EVALUATION.md). Counter-ions and solvents are stripped (draw the drug itself neutral: charges are read as drawn); what RDKit cannot read stops "
                     "the run with its line number (or is listed, with --skip-invalid).")
     screen.add_argument("library", help="compound library: .smi/.txt, or .csv/.tsv with a smiles column")
     screen.add_argument("-o", "--out", required=True, help="ranked table to write (.parquet or .csv)")

@@ -10,7 +10,8 @@ from drugresponse.train.evaluation.metrics import summary
 
 NAIVE = "cell_line_mean"  # with no drug seen, the naive mean effects are the line's: DrEval's reference
 BOOTSTRAP = 2000
-COMPARISONS = (("two_tower", "two_tower_shuffled"), ("two_tower", "combined"), ("two_tower", "cell_line_mean"))
+COMPARISONS = (("two_tower", "two_tower_shuffled"), ("two_tower", "knn"), ("two_tower", "combined"),
+               ("two_tower", "cell_line_mean"))
 
 
 def metrics(predictions: pl.DataFrame) -> list[dict]:
