@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from drugresponse.atomic_files import write_text_atomic  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-BLOCK = re.compile(r"(<!-- generated:(?P<name>[\w.]+) -->\n)(.*?)(<!-- /generated:(?P=name) -->)", re.S)
+BLOCK = re.compile(r"(<!-- generated:(?P<name>[\w./]+) -->\n)(.*?)(<!-- /generated:(?P=name) -->)", re.S)
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 

@@ -55,10 +55,6 @@ def run(args) -> None:
     if args.workers < 0:
         raise UserError("--workers must be 0 (in this process) or more.")
     start = time.perf_counter()
-    out = Path(args.out)
-    for given in (args.library, args.profiles):  # before the cohort is read: nothing may overwrite an input
-        if given and Path(given).exists() and Path(given).resolve() in (out.resolve(), refused_path(out).resolve()):
-            raise UserError("the output (or its .refused.csv) would overwrite an input; choose another -o.")
     targets = targets_for(args, model, meta)
     report = screen(compound, meta, targets, Path(args.library), Path(args.out), args.chunk, args.top,
                     args.skip_invalid, args.workers, args.address, not args.quiet,
