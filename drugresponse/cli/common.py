@@ -30,13 +30,18 @@ def add_model_options(parser) -> None:
                         help="model settings: full (the published model) or quick (seconds, for smoke tests)")
 
 
-def add_parallel_options(parser) -> None:
+def add_ray_options(parser, tasks: str = "the folds") -> None:
+    """--workers and --address: the convention every command that runs on Ray shares."""
     parser.add_argument("--workers", type=int, default=0,
-                        help="run the folds as Ray tasks on this many local workers (default 0: serially, no Ray "
-                             "needed; needs the [scale] extra)")
+                        help=f"run {tasks} as Ray tasks on this many local workers (default 0: in this process, no "
+                             "Ray needed; needs the [scale] extra)")
     parser.add_argument("--address", default=None,
                         help="join this Ray cluster (e.g. 10.0.0.5:6379, or auto) instead of starting a local one; "
                              "also read from RAY_ADDRESS. Every node needs this package installed.")
+
+
+def add_parallel_options(parser) -> None:
+    add_ray_options(parser)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads per fit (default 1; results depend on it, so compare runs at the same "
                              "value)")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from drugresponse.errors import UserError
 
-from .common import add_onnx_options
+from .common import add_onnx_options, add_ray_options
 
 
 def targets_for(args, model: Path, meta: dict):
@@ -92,11 +92,6 @@ def add_command(commands) -> None:
     screen.add_argument("--skip-invalid", action="store_true",
                         help="leave out compounds RDKit cannot read or the limits refuse, listed with the reason in "
                              "OUTPUT.refused.csv (default: the first one stops the run, writing nothing)")
-    screen.add_argument("--workers", type=int, default=0,
-                        help="score chunks as Ray tasks on this many local workers (default 0: in this process; "
-                             "needs the [scale] extra)")
-    screen.add_argument("--address", default=None,
-                        help="join this Ray cluster (e.g. 10.0.0.5:6379, or auto) instead; also read from "
-                             "RAY_ADDRESS. Every node needs this package installed.")
+    add_ray_options(screen, "the chunks of compounds")
     screen.add_argument("--quiet", action="store_true", help="no progress bar")
     screen.set_defaults(func=run)
