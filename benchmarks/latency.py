@@ -1,6 +1,6 @@
 """Inference latency: the same trained weights through PyTorch eager and onnxruntime, whole predictions.
 
-    python benchmarks/latency.py [--checkpoint checkpoints/gdsc2] [--model assets/model.onnx] [--data-dir DIR]
+    python benchmarks/latency.py [--checkpoint checkpoints/both] [--model assets/model.onnx] [--data-dir DIR]
 
 Each runtime is fed the same raw profiles and includes its preprocessing (PyTorch through the
 training code's modules, onnxruntime through the baked graph): PyTorch eager, onnxruntime with the
@@ -113,7 +113,7 @@ def _record(runtime: str, provider: str, batch: int, threads: int, samples: np.n
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, default=ROOT / "checkpoints" / "gdsc2")
+    parser.add_argument("--checkpoint", type=Path, default=ROOT / "checkpoints" / "both")
     parser.add_argument("--model", type=Path, default=ROOT / "assets" / "model.onnx")
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--min-seconds", type=float, default=2.0)

@@ -83,11 +83,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rows = []
-    for split in ("lco", "lpo", "lto"):
-        path = args.results / f"GDSC2_{split}_predictions.parquet"
+    for screen, split in ((screen, split) for screen in ("GDSC2", "GDSC1") for split in ("lco", "lpo", "lto")):
+        path = args.results / f"{screen}_{split}_predictions.parquet"
         if not path.is_file():
             continue
-        records = json.loads((args.results / f"GDSC2_{split}.json").read_text())
+        records = json.loads((args.results / f"{screen}_{split}.json").read_text())
         baselines = [r for r in records if r["baseline"]]
         best = max(baselines, key=lambda r: r["per_drug_pearson"])["model"]
         predictions = pl.read_parquet(path)
@@ -95,12 +95,13 @@ def main() -> None:
         if "mlp_ensemble_tuned" in set(predictions["model"].unique()):
             pairs.append(("mlp_ensemble_tuned", "mlp_ensemble"))
         for model, other in pairs:
-            rows.append({"split": split, **compare(predictions, model, other, args.replicates, args.seed)})
+            rows.append({"screen": screen, "split": split,
+                         **compare(predictions, model, other, args.replicates, args.seed)})
             print(rows[-1], file=sys.stderr)
-    lines = ["| split | model | versus | per-drug Pearson | versus | difference | drugs better | 95% CI over cell lines |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| screen | split | model | versus | per-drug Pearson | versus | difference | drugs better | 95% CI over "
+             "cell lines |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['split'].upper()} | {r['model']} | {r['versus']} | {r['per_drug_pearson']:.3f} | "
+        lines.append(f"| {r['screen']} | {r['split'].upper()} | {r['model']} | {r['versus']} | {r['per_drug_pearson']:.3f} | "
                      f"{r['versus_per_drug_pearson']:.3f} | {r['difference']:+.4f} | {r['drugs_better']} of {r['drugs']} "
                      f"| [{r['ci95_over_cell_lines'][0]:+.4f}, {r['ci95_over_cell_lines'][1]:+.4f}] |")
     machine = describe()

@@ -52,7 +52,7 @@ def scenarios(expression: np.ndarray, genes: list[str], read: list[str], rng) ->
 
 def measure(runtime, schema, profiles: dict, full: np.ndarray, expression: np.ndarray) -> dict:
     from drugresponse.errors import UserError
-    from drugresponse.serve.uploads import validate
+    from drugresponse.serve.uploads.validate import validate
 
     samples = [f"s{i}" for i in range(len(expression))]
     degraded = {**profiles, "expression": expression.astype(np.float32)}

@@ -31,14 +31,14 @@ FOLDERS = {0: RESULTS, 1: RESULTS / "seed1"}
 MODEL = "mlp_ensemble"
 
 
-def confirm(seed: int, folder: Path, replicates: int) -> dict:
-    records = {r["model"]: r for r in json.loads((folder / "GDSC2_lco.json").read_text())}
+def confirm(seed: int, folder: Path, replicates: int, screen: str = "GDSC2") -> dict:
+    records = {r["model"]: r for r in json.loads((folder / f"{screen}_lco.json").read_text())}
     if records[MODEL]["seed"] != seed:
-        raise SystemExit(f"{folder / 'GDSC2_lco.json'} holds seed {records[MODEL]['seed']}, not {seed}")
+        raise SystemExit(f"{folder / f'{screen}_lco.json'} holds seed {records[MODEL]['seed']}, not {seed}")
     ridges = [r for r in records.values() if r["baseline"] and r["model"].startswith("ridge")]
     best = max(ridges, key=lambda r: r["per_drug_pearson"])  # the strongest baselines, run on both seeds
-    margin = compare(pl.read_parquet(folder / "GDSC2_lco_predictions.parquet"), MODEL, best["model"], replicates, 0)
-    return {"seed": seed, "data_sha256": records[MODEL]["data_sha256"], "model_rmse": records[MODEL]["rmse"],
+    margin = compare(pl.read_parquet(folder / f"{screen}_lco_predictions.parquet"), MODEL, best["model"], replicates, 0)
+    return {"screen": screen, "seed": seed, "both_screens": "screens_learnt" in records[MODEL], "data_sha256": records[MODEL]["data_sha256"], "model_rmse": records[MODEL]["rmse"],
             "versus_rmse": best["rmse"], **margin}
 
 
@@ -46,17 +46,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replicates", type=int, default=2000)
     args = parser.parse_args()
-    rows = [confirm(seed, folder, args.replicates) for seed, folder in FOLDERS.items()]
-    lines = ["| LCO folds | network per-drug Pearson | RMSE | best baseline | its per-drug Pearson | RMSE | difference | "
-             "drugs better | 95% CI over cell lines |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = [confirm(seed, folder, args.replicates, screen) for screen in ("GDSC2", "GDSC1")
+            for seed, folder in FOLDERS.items() if (folder / f"{screen}_lco.json").is_file()]
+    lines = ["| screen | LCO folds | network per-drug Pearson | RMSE | best baseline | its per-drug Pearson | RMSE | difference | "
+             "drugs better | 95% CI over cell lines |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         low, high = r["ci95_over_cell_lines"]
-        lines.append(f"| seed {r['seed']}{' (settings chosen with these in view)' if r['seed'] == 0 else ' (drawn after)'} | "
+        lines.append(f"| {r['screen']} | seed {r['seed']}{' (settings chosen with these in view)' if r['seed'] == 0 else ' (drawn after)'} | "
                      f"**{r['per_drug_pearson']:.3f}** | {r['model_rmse']:.3f} | {r['versus']} | "
                      f"{r['versus_per_drug_pearson']:.3f} | {r['versus_rmse']:.3f} | {r['difference']:+.4f} | "
                      f"{r['drugs_better']} of {r['drugs']} | [{low:+.4f}, {high:+.4f}] |")
     machine = describe()
-    lines += ["", f"GDSC2, 5 folds each, bundle `{rows[0]['data_sha256'][:12]}…`; the seed-1 folds, a re-partition of the same "
+    lines += ["", f"5 folds each; the network learnt both screens (each screen scored on its own pairs), bundle `{rows[0]['data_sha256'][:12]}…`; the seed-1 folds, a re-partition of the same "
               "lines, were drawn after every setting was frozen. Difference: network minus baseline in mean per-drug Pearson on the same held-out "
               f"pairs; paired bootstrap ({args.replicates} replicates) resampling cell lines (not training runs). Written by "
               f"`benchmarks/seed_confirmation.py`. {machine['cpu']}, {machine['cores']} cores.", ""]

@@ -1,5 +1,5 @@
 """The ONNX files in other runtimes: cold start and per-prediction time in a browser page (onnxruntime-web, WASM,
-Debian's Chromium) and in Node.js (onnxruntime-node), for one sample's 286 drugs.
+Debian's Chromium) and in Node.js (onnxruntime-node), for one sample's every drug (all the model's outputs).
 
     python benchmarks/web_runtime.py      # needs `npm ci --ignore-scripts` in examples/web and examples/node
 
@@ -94,7 +94,9 @@ def main() -> None:
     node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
     meta = {"machine": describe(node=node_version, chromium=chromium), "repeats": args.repeats}
-    lines = ["| runtime | model | cold start ms (download + session) | one prediction ms (286 drugs) |", "|---|---|---|---|"]
+    outputs = len(json.loads((ASSETS_DIR / "model.json").read_text())["drugs"])
+    lines = ["| runtime | model | cold start ms (download + session) | one prediction ms "
+             f"({outputs} outputs) |", "|---|---|---|---|"]
     lines += [f"| {r['runtime']} | {r['model']} | {r['cold_start_ms']:,.0f} | {r['predict_ms']:.2f} |" for r in rows]
     m = meta["machine"]
     lines += ["", f"Median over {args.repeats} fresh page loads / processes; one GDSC line; loopback static server. "

@@ -72,7 +72,7 @@ class ExplainModel(nn.Module):
             prediction = prediction + (x * ridge).sum(dim=1, keepdim=True) + ridge_bias
             baseline = baseline + ridge_bias
         if self.drivers is not None:
-            events = self.drivers.centred(drivers) * self.drivers.weights.t()[drug]
+            events = self.drivers.centred(drivers) * self.drivers.drug_weights(drug)
             contributions = torch.cat([contributions, events], dim=1)
             prediction = prediction + events.sum(dim=1, keepdim=True)
         values = x

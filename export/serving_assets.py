@@ -26,6 +26,7 @@ from drugresponse.serve.conformal import conformal_intervals
 from drugresponse.serve.uploads.schema import IDENTIFIERS_FILE
 from drugresponse.train.data.bundle import MODALITIES, Bundle
 from drugresponse.train.data.gene_identifiers import identifier_table, read_hgnc
+from drugresponse.train.data.response_matrix import BOTH, SCREENS, screen_column
 
 PROFILE_TYPES = {"expression": np.float16, "mutation": np.int8, "copy_number": np.int8, "drivers": np.float16}
 MODEL = "mlp_ensemble"
@@ -42,19 +43,27 @@ def write_profiles(bundle: Bundle, assets: Path) -> None:
                            use_byte_stream_split=[f"{modality}.list.element"] if modality == "expression" else False)
 
 
+def screens_of(dataset: str) -> tuple[str, ...]:
+    """The screens a model of ``dataset`` answers for, the one whose answer leads first."""
+    return SCREENS if dataset == BOTH else (dataset,)
+
+
 def write_evaluation(results: Path, dataset: str, checkpoint: Path, assets: Path, tissues: dict[str, str]) -> dict:
-    """Copy the evaluation records, the model's LCO out-of-fold predictions and the conformal widths."""
+    """Copy the evaluation records (each screen's own, where the model learnt both: ``screens.py``), the model's LCO
+    out-of-fold predictions and the conformal widths. Returns ``{"screens": {screen: {split: {model: figures}}}}``
+    and the conformal coverage."""
     out = assets / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
-    summary = {}
-    for split in ("lco", "lpo", "lto"):
-        source = results / f"{dataset}_{split}.json"
-        if source.is_file():
-            records = json.loads(source.read_text())
-            copy_file_atomic(source, out / source.name)
-            summary[split] = {r["model"]: {k: r.get(k) for k in ("rmse", "mae", "r2", "pearson", "spearman",
-                                                                 "per_drug_pearson", "per_drug_spearman", "n_pairs",
-                                                                 "folds", "baseline", "ablation")} for r in records}
+    summary = {"screens": {}}
+    for screen in screens_of(dataset):
+        for split in ("lco", "lpo", "lto"):
+            source = results / f"{screen}_{split}.json"
+            if source.is_file():
+                records = json.loads(source.read_text())
+                copy_file_atomic(source, out / source.name)
+                summary["screens"].setdefault(screen, {})[split] = {r["model"]: {k: r.get(k) for k in (
+                    "rmse", "mae", "r2", "pearson", "spearman", "per_drug_pearson", "per_drug_spearman", "n_pairs",
+                    "folds", "baseline", "ablation")} for r in records}
     predictions_path = results / f"{dataset}_lco_predictions.parquet"
     if predictions_path.is_file():
         oof = pl.read_parquet(predictions_path).filter(pl.col("model") == MODEL).drop("model")
@@ -67,12 +76,30 @@ def write_evaluation(results: Path, dataset: str, checkpoint: Path, assets: Path
                            ("biomarkers.json", "biomarkers.json")):
         if (results / source).is_file():
             copy_file_atomic(results / source, out / target)
+    if (results / "cross_study.md").is_file():
+        summary["cross_study"] = (results / "cross_study.md").read_text().strip()
     history = results / f"{dataset}_lco_history.json"
     if history.is_file():
         copy_file_atomic(history, out / "lco_history.json")
     if (checkpoint / "loss_curve.json").is_file():
         copy_file_atomic(checkpoint / "loss_curve.json", out / "loss_curve.json")
     return summary
+
+
+def drug_table(bundle: Bundle, dataset: str, drugs: list[str]) -> pl.DataFrame:
+    """One row per model output: ``drug`` (the output's name), ``name`` (the drug's GDSC name), ``screen`` and
+    ``target``, in the model's output order. Where both screens measured a drug, ``leads`` marks the answer the app
+    shows first (GDSC2's: the newer assay, whose repeats agree better)."""
+    names = {screen_column(d, s): (d, s) for s in screens_of(dataset) for d in bundle.drugs["drug"]}
+    targets = dict(zip(bundle.drugs["drug"], bundle.drugs["target"]))
+    rank = {s: i for i, s in enumerate(screens_of(dataset))}
+    leads = {}
+    for name, screen in (names[d] for d in drugs):
+        leads[name] = min(leads.get(name, screen), screen, key=rank.get)
+    rows = [(drug, name, screen, targets.get(name), leads[name] == screen) for drug in drugs
+            for name, screen in [names[drug]]]
+    return pl.DataFrame(rows, schema={"drug": pl.String, "name": pl.String, "screen": pl.String, "target": pl.String,
+                                      "leads": pl.Boolean}, orient="row")
 
 
 def write_serving_assets(bundle: Bundle, dataset: str, drugs: list[str], results: Path, checkpoint: Path,
@@ -83,9 +110,11 @@ def write_serving_assets(bundle: Bundle, dataset: str, drugs: list[str], results
     write_parquet_atomic(assets / IDENTIFIERS_FILE, identifiers, compression="zstd", compression_level=19)
     table = bundle.cell_lines.drop("key")
     write_parquet_atomic(assets / "cell_lines.parquet", table, compression="zstd")
-    targets = bundle.drugs.filter(pl.col("drug").is_in(drugs)).select("drug", "target")
-    write_parquet_atomic(assets / "drugs.parquet", targets, compression="zstd")
-    measured = bundle.dataset_responses(dataset).filter(pl.col("drug").is_in(drugs)).select(
+    write_parquet_atomic(assets / "drugs.parquet", drug_table(bundle, dataset, drugs), compression="zstd")
+    measured = pl.concat([
+        bundle.dataset_responses(screen).with_columns(pl.col("drug").map_elements(
+            lambda d, s=screen: screen_column(d, s), return_dtype=pl.String))
+        for screen in screens_of(dataset)]).filter(pl.col("drug").is_in(drugs)).select(
         "cell_line", "drug", "ln_ic50", "auc", "n_measurements")
     write_parquet_atomic(assets / "measured.parquet", measured, compression="zstd")
     tissues = dict(zip(table["cell_line"], table["tissue"]))

@@ -106,8 +106,8 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
     with gr.Blocks(title="drugresponse: drug sensitivity from genomic profiles", delete_cache=DELETE_CACHE) as app:
         gr.Markdown(
             "# drugresponse\nPredicted drug sensitivity (natural log of IC50, µM; lower = more sensitive) of cancer "
-            f"cell lines from their genomic profile, by a model trained on GDSC2 and evaluated on cell lines it never "
-            f"saw. It reads {views.inputs_read(service)}. **Research use only, not a clinical tool.** onnxruntime "
+            f"cell lines from their genomic profile, for {views.drug_count(service)}, by a model trained on both GDSC "
+            f"screens and evaluated on cell lines it never saw. It reads {views.inputs_read(service)}. **Research use only, not a clinical tool.** onnxruntime "
             f"provider: `{service.runtime.provider}`; model weights: "
             f"{service.runtime.metadata.get('precision', 'float32')}.")
         with gr.Row():
@@ -117,7 +117,8 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
             with gr.Tab("Predict"):
                 drugs = gr.Dropdown(service.drugs, value=defaults, multiselect=True, label="Drugs",
                                     info="ln IC50: natural log of the concentration (µM) that halves growth; lower = "
-                                         "more sensitive")
+                                         "more sensitive. GDSC2's drugs by name; GDSC1's (another assay, other "
+                                         "drugs) as 'name [GDSC1]': a drug both screened has both answers")
                 table = gr.Dataframe(label="Predictions", interactive=False)
                 gr.Markdown(READING)
                 interval_plot = gr.Plot(label="Predictions with 80% intervals against the GDSC lines")
@@ -154,7 +155,9 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
                                            y="measured", label="This drug: actual vs predicted (held-out lines, LCO)")
             with gr.Tab("Model"):
                 gr.Markdown("### How the model was evaluated\nFive-fold cross-validation; every model and baseline "
-                            "on the same folds. LCO holds out whole cell lines: the case of a new tumour. Pooled R² "
+                            "on the same folds, each screen scored on its own (the network learnt both; "
+                            "mlp_ensemble_one_screen is the same recipe trained on one screen). LCO holds out whole "
+                            "cell lines, with their responses in both screens: the case of a new tumour. Pooled R² "
                             "and Pearson mostly measure how different drugs are from each other; per-drug Pearson "
                             "says whether the model ranks cell lines for a drug.")
                 gr.Dataframe(views.metrics_table(catalog), label="Error metrics next to the baselines",

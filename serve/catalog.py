@@ -66,6 +66,27 @@ class Catalog:
         table = pl.read_parquet(path).drop_nulls("target")
         return dict(zip(table["drug"], table["target"]))
 
+    def drug_table_all(self) -> pl.DataFrame:
+        """Every row of drugs.parquet that names a screen (empty for a one-screen model's assets)."""
+        path = self.evaluation_dir.parent / "drugs.parquet"
+        table = pl.read_parquet(path) if path.is_file() else pl.DataFrame()
+        return table if "screen" in table.columns else pl.DataFrame({"drug": [], "name": [], "screen": []},
+                                                                    schema={c: pl.String for c in ("drug", "name", "screen")})
+
+    def drug_table(self, drugs: list[str]) -> pl.DataFrame:
+        """Per model output, in output order: ``drug`` (the output's name), ``name``, ``screen`` and ``leads`` (the
+        answer shown first where both screens measured the drug). Assets of a one-screen model have no screen
+        columns: each output is then its own drug, of GDSC2."""
+        path = self.evaluation_dir.parent / "drugs.parquet"
+        table = pl.read_parquet(path) if path.is_file() else pl.DataFrame({"drug": []}, schema={"drug": pl.String})
+        if not {"name", "screen", "leads"} <= set(table.columns):
+            table = pl.DataFrame({"drug": drugs, "name": drugs, "screen": "GDSC2", "leads": True})
+        ordered = pl.DataFrame({"drug": drugs}).join(table.select("drug", "name", "screen", "leads"), on="drug",
+                                                      how="left", maintain_order="left")
+        if ordered["screen"].null_count():
+            raise UserError("drugs.parquet does not describe every drug the model predicts; re-run the export.")
+        return ordered
+
     @property
     def tissues(self) -> list[str]:
         return sorted(self.cell_lines["tissue"].unique().to_list())

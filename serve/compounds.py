@@ -51,6 +51,16 @@ class CompoundModel:
                                        "anchor_ln_ic50": np.ascontiguousarray(anchors, dtype=np.float32)}))
 
 
+def anchor_columns(model_drugs: list[str], anchors: list[str]) -> np.ndarray:
+    """Where the structure model's anchor drugs (GDSC2's) sit among the genomic model's outputs."""
+    index = {d: j for j, d in enumerate(model_drugs)}
+    missing = [d for d in anchors if d not in index]
+    if missing:
+        raise UserError(f"the genomic model does not predict {len(missing)} of the structure model's anchor drugs (e.g. "
+                        f"{missing[0]!r}); re-run `drugresponse export --compound` for this model.")
+    return np.array([index[d] for d in anchors], dtype=np.int64)
+
+
 def gdsc_line_anchors(catalog, runtime, anchors: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """[catalog lines, anchors]: each GDSC line's measured ln IC50 (NaN where not measured, as in training); a line
     with no measurement at all (outside the screen) gets the genomic model's predictions instead, and is marked in
@@ -63,7 +73,7 @@ def gdsc_line_anchors(catalog, runtime, anchors: list[str]) -> tuple[np.ndarray,
     unmeasured = np.flatnonzero(np.isnan(measured).all(axis=1))
     if len(unmeasured):
         predicted = runtime.predict({k: v[unmeasured] for k, v in catalog.profiles.items()})
-        measured[unmeasured] = predicted[:, [runtime.drugs.index(d) for d in anchors]]
+        measured[unmeasured] = predicted[:, anchor_columns(runtime.drugs, anchors)]
     return measured, np.isin(np.arange(len(measured)), unmeasured)
 
 
@@ -73,9 +83,7 @@ class CompoundService:
     def __init__(self, model: CompoundModel, service):
         self.model, self.service = model, service
         catalog = service.catalog
-        if model.meta["anchors"] != service.drugs:
-            raise UserError("compound.json's anchor drugs differ from the genomic model's; re-run "
-                            "`drugresponse export --compound`.")
+        self.anchor_columns = anchor_columns(service.drugs, model.meta["anchors"])
         self.line_anchors, self.predicted_anchors = gdsc_line_anchors(catalog, service.runtime, model.meta["anchors"])
         self.lines = catalog.cell_lines.select("cell_line", "tissue")
         self.known = model.meta["known_drugs"]
@@ -105,7 +113,7 @@ class CompoundService:
     def predict_samples(self, smiles: str, report) -> tuple[Compound, pl.DataFrame]:
         """Each uploaded sample: its anchors are the genomic model's predictions for the screened drugs."""
         compound, fp = self.read(smiles)
-        anchors = self.service.runtime.predict(report.profiles)
+        anchors = self.service.runtime.predict(report.profiles)[:, self.anchor_columns]
         predicted, scale, _ = self.model.run(fp, anchors)
         low, high = self.interval(predicted[0], scale[0], np.ones(len(report.samples), dtype=bool))
         table = pl.DataFrame({"sample": report.samples, PREDICTED: predicted[0].astype(np.float64).round(3),

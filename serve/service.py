@@ -27,6 +27,7 @@ RANGE = "GDSC measured ln IC50, 10th to 90th percentile (ln µM)"
 LOW, HIGH = "80% interval low (ln µM)", "80% interval high (ln µM)"
 IN_SAMPLE = "ln IC50, model trained on this line"
 PREDICTED = "predicted ln IC50"
+OTHER_SCREEN = "other screen's answer (z vs typical)"
 
 
 class PredictionService:
@@ -41,6 +42,12 @@ class PredictionService:
         self.drugs = runtime.drugs
         self.schema = ProfileSchema.of(runtime, catalog.gene_identifiers)
         self._drug_index = {d: j for j, d in enumerate(self.drugs)}
+        self.drug_table = catalog.drug_table(self.drugs)
+        self.screens = self.drug_table["screen"].to_list()
+        # each drug once, by its leading output (GDSC2's where both screens measured it), and its other output if any
+        self.leading = np.flatnonzero(self.drug_table["leads"].to_numpy())
+        names = self.drug_table["name"].to_list()
+        self.other_output = {j: k for j in self.leading for k in range(len(names)) if k != j and names[k] == names[j]}
         # Every GDSC line's prediction by the shipped model, once (in-sample for the lines it was trained on).
         self.final = runtime.predict(catalog.profiles)
         trained = set(runtime.metadata.get("trained_on", []))
@@ -64,9 +71,13 @@ class PredictionService:
 
     def drug_columns(self, drugs: list[str]) -> np.ndarray:
         unknown = [d for d in drugs if d not in self._drug_index]
+        hints = [f"{d} [GDSC1]" for d in unknown if f"{d} [GDSC1]" in self._drug_index]
+        if hints and len(hints) == len(unknown):
+            raise UserError(f"{', '.join(map(repr, unknown))}: only GDSC1 screened "
+                            f"{'this drug' if len(hints) == 1 else 'these drugs'}; ask for {', '.join(map(repr, hints))}.")
         if unknown:
             raise UserError(f"unknown drug(s): {', '.join(map(repr, unknown))}; choose from the model's "
-                            f"{len(self.drugs)} GDSC2 drugs.")
+                            f"{len(self.drugs)} outputs (GDSC2 drugs by name, GDSC1's as 'name [GDSC1]').")
         return np.array([self._drug_index[d] for d in drugs], dtype=int)
 
     def _columns(self, predictions: np.ndarray, percentile: np.ndarray, columns: np.ndarray, name: str) -> dict:
@@ -74,6 +85,7 @@ class PredictionService:
         lower, upper = self.calibration.interval(predictions)
         return {
             "drug": [self.drugs[j] for j in columns],
+            "screen": [self.screens[j] for j in columns],
             name: predictions[columns].round(3),
             "IC50 (µM)": [float(f"{v:.4g}") if np.isfinite(v) else None for v in np.exp(predictions[columns])],
             LOW: lower[columns].round(2),
@@ -98,13 +110,18 @@ class PredictionService:
         return self._cell_line_table(cell_line, self.drug_columns(drugs))
 
     def rank_drugs(self, cell_line: str) -> pl.DataFrame:
-        """All drugs, most to least sensitive relative to each drug's typical held-out GDSC prediction."""
+        """Every drug once (its leading screen's answer, the other screen's beside it), most to least sensitive
+        relative to each drug's typical held-out GDSC prediction."""
         row = self.catalog.row(cell_line)
-        table = self._cell_line_table(cell_line, np.arange(len(self.drugs)))
-        relative = self.held_out[row].astype(np.float64) - self.calibration.typical
+        columns = self.leading
+        table = self._cell_line_table(cell_line, columns)
+        relative = (self.held_out[row].astype(np.float64) - self.calibration.typical) / self.calibration.spread
+        other = [self.other_output.get(j) for j in columns]
         return table.with_columns(
-            pl.Series("ln IC50 vs typical", relative.round(3)),
-            pl.Series("z vs typical", (relative / self.calibration.spread).round(2)),
+            pl.Series("ln IC50 vs typical", (relative * self.calibration.spread)[columns].round(3)),
+            pl.Series("z vs typical", relative[columns].round(2)),
+            pl.Series(OTHER_SCREEN, [None if k is None else f"{self.screens[k]}: z {relative[k]:+.2f}" for k in other],
+                      dtype=pl.String),
         ).sort("z vs typical", nulls_last=True)
 
     def score(self, report: UploadReport, tissue: str | None = None) -> pl.DataFrame:

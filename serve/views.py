@@ -22,11 +22,18 @@ def _oof(catalog: Catalog) -> pl.DataFrame | None:
     return catalog.evaluation("lco_predictions.parquet")
 
 
+def drug_count(service) -> str:
+    """'542 drugs (286 GDSC2, 378 GDSC1 outputs)': how many drugs the loaded model answers for."""
+    screens = service.drug_table.group_by("screen", maintain_order=True).len()
+    parts = ", ".join(f"{n} {screen}" for screen, n in screens.iter_rows())
+    return f"{len(service.leading)} drugs ({parts} outputs)"
+
+
 def metrics_table(catalog: Catalog) -> pd.DataFrame:
     rows = []
-    for split in ("lco", "lpo", "lto"):
-        for record in catalog.evaluation(f"GDSC2_{split}.json") or []:
-            rows.append({"split": SPLIT_TITLES[split], "model": record["model"],
+    for screen, split in ((screen, split) for screen in ("GDSC2", "GDSC1") for split in ("lco", "lpo", "lto")):
+        for record in catalog.evaluation(f"{screen}_{split}.json") or []:
+            rows.append({"screen": screen, "split": SPLIT_TITLES[split], "model": record["model"],
                          "baseline": "yes" if record["baseline"] else "no",
                          **{k: round(record[k], 3) if record[k] == record[k] else None
                             for k in ("rmse", "mae", "r2", "pearson", "per_drug_pearson", "per_drug_spearman")}})
@@ -123,14 +130,26 @@ def drug_features(catalog: Catalog, drug: str, top: int = 15) -> pd.DataFrame:
         "model feature": part["feature"].to_list()})
 
 
+def _screen_note(catalog: Catalog, drug: str) -> str:
+    """Which screen an output answers for, and the other screen's output for the same drug, if any."""
+    table = catalog.drug_table_all()
+    row = table.filter(pl.col("drug") == drug)
+    if row.is_empty():
+        return "GDSC2 screen"
+    others = table.filter((pl.col("name") == row["name"][0]) & (pl.col("drug") != drug))["drug"].to_list()
+    return f"{row['screen'][0]} screen" + (f"; the other screen's answer: {others[0]}" if others else "")
+
+
 def drug_summary(catalog: Catalog, drug: str) -> str:
     """Held-out accuracy, known targets and the canonical events of the biomarker benchmark, for one drug."""
-    lines = [f"**{drug}**. {_held_out_pearson(catalog, drug)}"]
+    lines = [f"**{drug}** ({_screen_note(catalog, drug)}). {_held_out_pearson(catalog, drug)}"]
     targets = catalog.drug_targets.get(drug)
     lines.append(f"Target(s): {targets}." if targets else
                  "Target: not named in the pinned GDSC files (they name targets for a handful of drugs only).")
     benchmark = catalog.evaluation("biomarkers.json") or {}
-    rows = [p for p in benchmark.get("pairs", []) if p["drug"] == drug and p["model"] == "mlp_ensemble"]
+    # the benchmark names drugs as their screen does: GDSC1's pairs are scored on GDSC1's outputs, 'name [GDSC1]'
+    pairs = [*benchmark.get("pairs", []), *({**p, "drug": f"{p['drug']} [GDSC1]"} for p in benchmark.get("gdsc1_pairs", []))]
+    rows = [p for p in pairs if p["drug"] == drug and p["model"] == "mlp_ensemble"]
     for p in rows:
         lines.append(f"Canonical event **{readable('driver:' + p['event'])}** ({p['carriers']} carriers; source: "
                      f"{p['source']}): measured carriers-minus-rest difference {p['measured_difference']:+.2f} ln µM, "

@@ -54,10 +54,18 @@ def matrix(bundle):
 
 
 @pytest.fixture(scope="session")
-def checkpoint(matrix, tmp_path_factory):
+def joint_matrix(bundle):
+    """Both screens side by side, as the shipped model learns them (GDSC1's drugs as 'name [GDSC1]')."""
+    from drugresponse.train.data.response_matrix import load_matrix
+
+    return load_matrix(bundle, "BOTH")
+
+
+@pytest.fixture(scope="session")
+def checkpoint(joint_matrix, tmp_path_factory):
     from drugresponse.train.model.final_model import train_final
 
-    return train_final(matrix, tmp_path_factory.mktemp("ckpt") / "gdsc2", "quick", seed=0)
+    return train_final(joint_matrix, tmp_path_factory.mktemp("ckpt") / "both", "quick", seed=0)
 
 
 @pytest.fixture(scope="session")
@@ -70,15 +78,27 @@ def exported(checkpoint, bundle, tmp_path_factory):
     return out, report
 
 
+def evaluate_as_shipped(bundle, joint_matrix, results, split="lco", n_folds=3):
+    """The shipped protocol: each screen's baselines on its own folds (GDSC1's following GDSC2's lines), then the
+    network on both screens, written back into each screen's results."""
+    from drugresponse.train.data.response_matrix import load_matrix
+    from drugresponse.train.evaluation.cross_validation import EvaluationConfig, evaluate, follow_gdsc2_folds
+
+    screen = lambda name: load_matrix(bundle, name)  # noqa: E731
+    for dataset, data, models in (("GDSC2", screen("GDSC2"), ("tissue_drug_mean", "ridge_per_drug")),
+                                  ("GDSC1", screen("GDSC1"), ("tissue_drug_mean", "ridge_per_drug")),
+                                  ("BOTH", joint_matrix, ("mlp_ensemble",))):
+        config = EvaluationConfig(dataset=dataset, split=split, n_folds=n_folds, preset="quick", models=models)
+        evaluate(data, follow_gdsc2_folds(config, data, screen, results), results)
+
+
 @pytest.fixture(scope="session")
-def assets_dir(matrix, bundle, checkpoint, tmp_path_factory):
+def assets_dir(matrix, joint_matrix, bundle, checkpoint, tmp_path_factory):
     """App assets written by the project's own evaluate + export steps, on the fixture slice."""
     from drugresponse.export.pipeline import export_all
-    from drugresponse.train.evaluation.cross_validation import EvaluationConfig, evaluate
 
     results = tmp_path_factory.mktemp("results")
-    evaluate(matrix, EvaluationConfig(split="lco", n_folds=3, preset="quick",
-                                      models=("tissue_drug_mean", "ridge_per_drug", "mlp_ensemble")), results)
+    evaluate_as_shipped(bundle, joint_matrix, results)
     assets = tmp_path_factory.mktemp("app_assets")
     export_all(bundle, checkpoint, assets / "model.onnx", results, hgnc_wheel=FIXTURES / "sources" / HGNC_FIXTURE)
     export_compound_model(matrix, bundle.path, results, assets)

@@ -70,7 +70,8 @@ def test_committed_app_predicts_every_cell_line(service):
     trained = set(service.runtime.metadata["trained_on"])
     held_out = ~np.isnan(service.held_out).all(axis=1)
     assert held_out.all()  # every listed line has an honest prediction: held out in LCO, or never trained on
-    assert service.rank_drugs("A549").height == len(service.drugs)
+    # every GDSC drug once: GDSC2's 286 and the 256 only GDSC1 screened, of 664 outputs (one per drug and screen)
+    assert service.rank_drugs("A549").height == 542 and len(service.drugs) == 664
     assert len(trained) >= 900
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from drugresponse.serve.compounds import anchor_columns
 from drugresponse.train.compounds.ldo_results import structures
 
 from .test_serve_attacks import call
@@ -70,7 +71,8 @@ def test_an_uploaded_sample_is_scored_through_the_genomic_model(running_app, smi
     rows = result["predictions"]["data"]
     assert [r[0] for r in rows] == bundle.cell_lines["cell_line"][:2].to_list()
     meta = json.loads((assets_dir / "compound.json").read_text())
-    anchors = runtime.predict({m: bundle.profiles[m][:2] for m in bundle.profiles})
+    anchors = runtime.predict({m: bundle.profiles[m][:2] for m in bundle.profiles})[
+        :, anchor_columns(runtime.drugs, meta["anchors"])]  # GDSC2's drugs among the model's outputs
     bits = morgan_bits(standardise(smiles["Docetaxel"]), meta["fingerprint"]["radius"], meta["fingerprint"]["size"])
     session = ort.InferenceSession(str(assets_dir / "compound.onnx"), providers=["CPUExecutionProvider"])
     predicted, scale = session.run(["ln_ic50", "scale"], {"fingerprint": bits[None, :], "anchor_ln_ic50": anchors})

@@ -130,7 +130,7 @@ def test_a_line_outside_the_screen_gets_the_new_line_interval(assets_dir, runtim
     from dataclasses import replace
 
     from drugresponse.serve.catalog import Catalog
-    from drugresponse.serve.compounds import gdsc_line_anchors
+    from drugresponse.serve.compounds import anchor_columns, gdsc_line_anchors
 
     catalog = Catalog.load(assets_dir)
     first = catalog.cell_lines["cell_line"][0]
@@ -138,5 +138,6 @@ def test_a_line_outside_the_screen_gets_the_new_line_interval(assets_dir, runtim
     meta = json.loads((assets_dir / "compound.json").read_text())
     anchors, predicted = gdsc_line_anchors(outside, runtime, meta["anchors"])
     assert predicted[0] and not predicted[1:].any()
-    np.testing.assert_allclose(anchors[0], runtime.predict({m: v[:1] for m, v in catalog.profiles.items()})[0],
+    columns = anchor_columns(runtime.drugs, meta["anchors"])
+    np.testing.assert_allclose(anchors[0], runtime.predict({m: v[:1] for m, v in catalog.profiles.items()})[0, columns],
                                atol=1e-6)

@@ -68,6 +68,7 @@ def test_rdkit_wasm_gives_pythons_bits_for_every_gdsc_structure(assets_dir, tmp_
 
 def test_node_scores_a_compound_for_a_sample_like_python(assets_dir, bundle, runtime, tmp_path):
     from drugresponse.compound_structure import morgan_bits, standardise
+    from drugresponse.serve.compounds import anchor_columns
 
     smiles = "CC(=O)OC1=CC=CC=C1C(=O)O.[Na+]"
     profiles = {m: bundle.profiles[m][:2] for m in ("expression", "mutation", "copy_number", "drivers")}
@@ -82,7 +83,8 @@ def test_node_scores_a_compound_for_a_sample_like_python(assets_dir, bundle, run
     compound = standardise(smiles)
     bits = morgan_bits(compound, meta["fingerprint"]["radius"], meta["fingerprint"]["size"])
     python = ort.InferenceSession(str(assets_dir / "compound.onnx")).run(
-        ["ln_ic50"], {"fingerprint": bits[None, :], "anchor_ln_ic50": runtime.predict(profiles)})[0][0]
+        ["ln_ic50"], {"fingerprint": bits[None, :],
+                      "anchor_ln_ic50": runtime.predict(profiles)[:, anchor_columns(runtime.drugs, meta["anchors"])]})[0][0]
     assert node["smiles"] == compound.smiles
     np.testing.assert_allclose(node["ln_ic50"], python, atol=1e-4)
 

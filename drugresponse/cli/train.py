@@ -26,16 +26,19 @@ def run(args) -> None:
     data, excluded, unknown = exclude_cell_lines(matrix(args), read_names(args.exclude_cell_lines))
     if unknown:
         print(f"warning: not in {args.dataset}, so not excluded: {', '.join(unknown)}")
-    out = train_final(data, Path(args.out), args.preset, args.seed, excluded)
+    out = train_final(data, Path(args.out or CHECKPOINT_DIR.with_name(args.dataset.lower())), args.preset, args.seed,
+                      excluded)
     print(f"checkpoint written to {out} ({len(excluded)} cell lines excluded)")
 
 
 def add_command(commands) -> None:
     train = commands.add_parser("train", help="train the final model on all (or all but excluded) cell lines",
-                                description="Train the multi-task network on every cell line of the dataset "
+                                description="Train the multi-task network on every cell line of the dataset (default: both screens) "
                                             "(minus --exclude-cell-lines) and write a checkpoint with everything "
                                             "fitted on the training data.")
-    add_model_options(train)
+    add_model_options(train, dataset="BOTH")
     train.add_argument("--exclude-cell-lines", metavar="FILE", help="text file, one GDSC cell-line name per line")
-    train.add_argument("--out", default=str(CHECKPOINT_DIR), help="checkpoint folder")
+    train.add_argument("--out", default=None,
+                       help=f"checkpoint folder (default {CHECKPOINT_DIR.parent.name}/<dataset>, e.g. "
+                            f"{CHECKPOINT_DIR.parent.name}/both, which `drugresponse export` reads)")
     train.set_defaults(func=run)

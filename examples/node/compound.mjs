@@ -44,19 +44,28 @@ const inputPath = arg("input");
 if (!smiles || !inputPath) fail("--smiles and --input profiles.json are required (or --fingerprints smiles.json)");
 let compound;
 let feeds;
+const sidecar = JSON.parse(readFileSync(modelPath.replace(/\.onnx$/, ".json"), "utf8"));
 try {
   compound = standardise(RDKit, smiles, meta.limits, meta.counter_ions);
-  feeds = profileFeeds(ort, JSON.parse(readFileSync(modelPath.replace(/\.onnx$/, ".json"), "utf8")),
-    JSON.parse(readFileSync(inputPath, "utf8")));
+  feeds = profileFeeds(ort, sidecar, JSON.parse(readFileSync(inputPath, "utf8")));
 } catch (error) {
   fail(error.message);
 }
+// the structure model's anchors are GDSC2's drugs: pick their columns among the genomic model's outputs
+const columns = meta.anchors.map((drug) => sidecar.drugs.indexOf(drug));
+if (columns.includes(-1)) fail("the genomic model does not predict every anchor drug of compound.json");
 const bits = morganBits(compound.mol, meta.fingerprint);
 const standardised = compound.mol.get_smiles();
 compound.mol.delete();
 
 const genomic = await ort.InferenceSession.create(modelPath, { executionProviders: ["cpu"] });
-const anchors = (await genomic.run(feeds)).ln_ic50; // [samples, screened drugs]: the samples' side
+const predicted = (await genomic.run(feeds)).ln_ic50; // [samples, model outputs]
+const samples = predicted.dims[0];
+const picked = new Float32Array(samples * columns.length);
+for (let i = 0; i < samples; i += 1) {
+  columns.forEach((c, k) => { picked[i * columns.length + k] = predicted.data[i * predicted.dims[1] + c]; });
+}
+const anchors = new ort.Tensor("float32", picked, [samples, columns.length]); // the samples' side
 const session = await ort.InferenceSession.create(compoundPath, { executionProviders: ["cpu"] });
 const out = await session.run({
   fingerprint: new ort.Tensor("float32", bits, [1, bits.length]),

@@ -173,7 +173,8 @@ async function predictCompound() {
   const smiles = mol.get_smiles();
   mol.delete();
   // a GDSC line brings its measurements and gets the known-line interval; a pasted sample its predictions
-  const anchors = current.measured ?? Float32Array.from(current.values);
+  // the structure model's anchors are GDSC2's drugs: their columns among the genomic model's outputs
+  const anchors = current.measured ?? Float32Array.from(compoundMeta.anchors, (d) => current.values[meta.drugs.indexOf(d)]);
   const setting = current.measured ? "single" : "double";
   const out = await compoundSession.run({
     fingerprint: new ort.Tensor("float32", bits, [1, bits.length]),

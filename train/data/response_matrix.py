@@ -62,8 +62,20 @@ def open_matrix(bundle_path, dataset: str = "GDSC2") -> ResponseMatrix:
     return load_matrix(Bundle.open(bundle_path), dataset)
 
 
+SCREENS = ("GDSC2", "GDSC1")  # GDSC2 first: the newer assay, whose answer leads where both screens measured a drug
+BOTH = "BOTH"  # both screens as one matrix: GDSC2's drugs, then GDSC1's, each named by ``screen_column``
+
+
+def screen_column(drug: str, screen: str) -> str:
+    """A drug's column in a matrix or model that holds both screens: GDSC2's drugs by name, GDSC1's marked, because
+    122 drugs were screened by both assays and their ln IC50 differ (the screens are two measurements)."""
+    return drug if screen == "GDSC2" else f"{drug} [{screen}]"
+
+
 def load_matrix(bundle: Bundle, dataset: str = "GDSC2", exclude_cell_lines: set[str] | None = None) -> ResponseMatrix:
     """The dataset's response matrix over the cell lines it measured, minus any excluded."""
+    if dataset.upper() == BOTH:
+        return _both_screens(bundle, exclude_cell_lines)
     responses = bundle.dataset_responses(dataset)
     exclude = exclude_cell_lines or set()
     cells_table = bundle.cell_lines.with_row_index("row")
@@ -83,3 +95,23 @@ def load_matrix(bundle: Bundle, dataset: str = "GDSC2", exclude_cell_lines: set[
     return ResponseMatrix(dataset.upper(), cell_lines, drugs, cells_table["tissue"].to_numpy().astype(str),
                           ln_ic50, profiles, {m: bundle.feature_names(m) for m in MODALITIES},
                           bundle.manifest["content_sha256"])
+
+
+def _both_screens(bundle: Bundle, exclude_cell_lines: set[str] | None) -> ResponseMatrix:
+    """GDSC2 and GDSC1 side by side over the lines either measured (a line one screen did not measure is NaN there)."""
+    screens = [load_matrix(bundle, screen, exclude_cell_lines) for screen in SCREENS]
+    lines = set().union(*(m.cell_lines for m in screens))
+    table = bundle.cell_lines.with_row_index("row").filter(pl.col("cell_line").is_in(list(lines)))
+    cell_lines = table["cell_line"].to_list()
+    ln_ic50 = []
+    for m in screens:
+        block = np.full((len(cell_lines), len(m.drugs)), np.nan, dtype=np.float32)
+        index = {c: i for i, c in enumerate(m.cell_lines)}
+        rows = [i for i, c in enumerate(cell_lines) if c in index]
+        block[rows] = m.ln_ic50[[index[cell_lines[i]] for i in rows]]
+        ln_ic50.append(block)
+    source_rows = table["row"].to_numpy()
+    return ResponseMatrix(BOTH, cell_lines, [screen_column(d, m.dataset) for m in screens for d in m.drugs],
+                          table["tissue"].to_numpy().astype(str), np.hstack(ln_ic50),
+                          {m: bundle.profiles[m][source_rows] for m in MODALITIES},
+                          {m: bundle.feature_names(m) for m in MODALITIES}, bundle.manifest["content_sha256"])

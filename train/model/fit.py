@@ -193,7 +193,8 @@ def fit_model(matrix: ResponseMatrix, train_mask: np.ndarray, config: ModelConfi
         w = history.ridge_weight
         blended = (1 - w) * out_of_sample[train_rows] + w * ridge_loo[a]
         residuals = np.where(train_mask[train_rows], z_np[train_rows] - blended, np.nan)
-        head = DriverHead(config.drivers).fit(matrix.profiles["drivers"][train_rows], residuals)
+        head = DriverHead(config.drivers).fit(matrix.profiles["drivers"][train_rows], residuals,
+                                              matrix.tissues[train_rows])
         history.driver_events = len(head.events_)
         history.driver_pairs = int((head.weights_ != 0).sum())
     drivers = None if head is None else head.effects(drug_sd)  # fitted on drug-standardised residuals: to ln µM

@@ -16,6 +16,7 @@ EXPRESSION_ONLY = ModelConfig(
     n_expression_genes=2000, n_copy_number_genes=0, min_mutated=10**9,  # no mutation / copy-number inputs
     hidden=(256,), dropout=0.5, input_dropout=0.5, learning_rate=1e-4, weight_decay=0.1,
     batch_size=16, max_epochs=120, patience=12, ensemble=5, blend_ridge=True,
+    drivers=HeadConfig(within_tissue=True),  # tissue as a covariate of the head's screen and fit (driver_head.py)
 )
 ALL_OMICS = EXPRESSION_ONLY.replace(n_copy_number_genes=300, min_mutated=20)
 
