@@ -121,8 +121,8 @@ def markdown(rows: list[dict], pearson: list[dict], meta: dict) -> str:
     lines += ["", "Median recovery over the " + str(len(PAIRS)) + " pairs: " +
               ", ".join(f"{m} {v:.2f}" for m, v in medians.items()) + "."]
     if meta.get("lto_median_recovery"):
-        lines += ["On LTO folds (whole organ systems held out; never looked at when the driver head's settings were "
-                  "fixed): " + ", ".join(f"{m} {v:.2f}" for m, v in meta["lto_median_recovery"].items()) + "."]
+        lines += ["On LTO folds (whole organ systems held out; the driver head's form, within tissue, was chosen with "
+                  "them in view): " + ", ".join(f"{m} {v:.2f}" for m, v in meta["lto_median_recovery"].items()) + "."]
     if meta.get("gdsc1_pairs"):
         lines += ["", "GDSC1's own drugs (GDSC1 LCO out-of-fold predictions, same folds):", "",
                   *pair_table(meta["gdsc1_pairs"], GDSC1_PAIRS), "",

@@ -29,6 +29,7 @@ from benchmarks.margins import compare  # noqa: E402
 MODEL, ONE_SCREEN = "mlp_ensemble", "mlp_ensemble_one_screen"  # both screens learnt / this screen alone
 
 
+NO_HEAD = "_without_drivers"
 ACROSS = "both_screens_head_across_tissues"  # the both-screens network with the one-screen network's head
 SUFFIX = " [GDSC1]"
 
@@ -61,6 +62,8 @@ def screen_rows(results: Path, split: str, screen: str, replicates: int) -> list
     best = max((r for r in records.values() if r["baseline"]), key=lambda r: r["per_drug_pearson"])["model"]
     rows = []
     pairs = [(MODEL, ONE_SCREEN), (MODEL, best), (ONE_SCREEN, best)] + ([(ACROSS, ONE_SCREEN)] if across is not None else [])
+    if {MODEL + NO_HEAD, ONE_SCREEN + NO_HEAD} <= set(records):  # both without a driver head: joint training alone
+        pairs.append((MODEL + NO_HEAD, ONE_SCREEN + NO_HEAD))
     rmse = {**{m: r["rmse"] for m, r in records.items()},
             ACROSS: None if across is None else float(((across["measured"] - across["predicted"]) ** 2).mean() ** 0.5)}
     for model, other in pairs:
@@ -90,7 +93,7 @@ def main() -> None:
               f"together (one output per drug and screen; driver head within tissue), scored on one screen's pairs; "
               f"{ONE_SCREEN}: the previous release's recipe trained on that screen alone (head across tissues); {ACROSS}: "
               "the both-screens network with that same head, so its row against the one-screen network is the effect of "
-              "joint training alone; the baseline is the screen's best by per-drug Pearson. Paired bootstrap "
+              "joint training with that head; the two _without_drivers rows compare the networks with no head at all; the baseline is the screen's best by per-drug Pearson. Paired bootstrap "
               f"({args.replicates} replicates) over cell lines on the same held-out pairs. Written by "
               f"`benchmarks/joint_training.py`; {machine['cpu']}, {machine['cores']} cores.", ""]
     write_outputs(args.results, f"joint_training_{args.split}", rows, "\n".join(lines))

@@ -90,6 +90,8 @@ def main() -> None:
         records = json.loads((args.results / f"{screen}_{split}.json").read_text())
         baselines = [r for r in records if r["baseline"]]
         best = max(baselines, key=lambda r: r["per_drug_pearson"])["model"]
+        if not any(r["model"] == "mlp_ensemble" for r in records):  # the shipped network was not run on this split
+            continue
         predictions = pl.read_parquet(path)
         pairs = [("mlp_ensemble", best)]
         if "mlp_ensemble_tuned" in set(predictions["model"].unique()):

@@ -5,8 +5,8 @@
     python benchmarks/seed_confirmation.py [--replicates 2000]
 
 The candidate list and the driver head's settings were written down after looking at the seed-0 LCO folds, which
-also report the headline figures (a disclosed selection effect, docs/EVALUATION.md). The seed-1 folds were drawn after
-every setting was frozen. They re-partition the same lines and pairs, so they guard against how the seed-0 folds
+also report the headline figures (a disclosed selection effect, docs/EVALUATION.md). The seed-1 runs were made after
+every setting was frozen, and nothing was chosen on those folds. They re-partition the same lines and pairs, so they guard against how the seed-0 folds
 happened to fall, not against choices made on these data. For each seed: the network's per-drug Pearson and
 RMSE, the best baseline's on the same folds, and a paired bootstrap of the difference over cell lines
 (``margins.compare``). Writes ``seed_confirmation.json`` and ``.md``. Measures; never asserts.
@@ -52,13 +52,15 @@ def main() -> None:
              "drugs better | 95% CI over cell lines |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         low, high = r["ci95_over_cell_lines"]
-        lines.append(f"| {r['screen']} | seed {r['seed']}{' (settings chosen with these in view)' if r['seed'] == 0 else ' (drawn after)'} | "
+        lines.append(f"| {r['screen']} | seed {r['seed']}{' (settings chosen with these in view)' if r['seed'] == 0 else ' (nothing chosen on them)'} | "
                      f"**{r['per_drug_pearson']:.3f}** | {r['model_rmse']:.3f} | {r['versus']} | "
                      f"{r['versus_per_drug_pearson']:.3f} | {r['versus_rmse']:.3f} | {r['difference']:+.4f} | "
                      f"{r['drugs_better']} of {r['drugs']} | [{low:+.4f}, {high:+.4f}] |")
     machine = describe()
-    lines += ["", f"5 folds each; the network learnt both screens (each screen scored on its own pairs), bundle `{rows[0]['data_sha256'][:12]}…`; the seed-1 folds, a re-partition of the same "
-              "lines, were drawn after every setting was frozen. Difference: network minus baseline in mean per-drug Pearson on the same held-out "
+    lines += ["", "5 folds each; the network learnt both screens (each screen scored on its own pairs), bundle "
+              f"`{rows[0]['data_sha256'][:12]}…`; the seed-1 folds, a re-partition of the same lines, were run after every "
+              "setting was frozen and nothing was chosen on them. Difference: network minus baseline in mean per-drug "
+              "Pearson on the same held-out "
               f"pairs; paired bootstrap ({args.replicates} replicates) resampling cell lines (not training runs). Written by "
               f"`benchmarks/seed_confirmation.py`. {machine['cpu']}, {machine['cores']} cores.", ""]
     write_outputs(RESULTS, "seed_confirmation", rows, "\n".join(lines))

@@ -43,6 +43,11 @@ def write_profiles(bundle: Bundle, assets: Path) -> None:
                            use_byte_stream_split=[f"{modality}.list.element"] if modality == "expression" else False)
 
 
+def output_name(drug: str, screen: str, dataset: str) -> str:
+    """A drug's output name in a model of ``dataset``: marked by screen only in a model of both screens."""
+    return screen_column(drug, screen) if dataset == BOTH else drug
+
+
 def screens_of(dataset: str) -> tuple[str, ...]:
     """The screens a model of ``dataset`` answers for, the one whose answer leads first."""
     return SCREENS if dataset == BOTH else (dataset,)
@@ -90,7 +95,7 @@ def drug_table(bundle: Bundle, dataset: str, drugs: list[str]) -> pl.DataFrame:
     """One row per model output: ``drug`` (the output's name), ``name`` (the drug's GDSC name), ``screen`` and
     ``target``, in the model's output order. Where both screens measured a drug, ``leads`` marks the answer the app
     shows first (GDSC2's: the newer assay, whose repeats agree better)."""
-    names = {screen_column(d, s): (d, s) for s in screens_of(dataset) for d in bundle.drugs["drug"]}
+    names = {output_name(d, s, dataset): (d, s) for s in screens_of(dataset) for d in bundle.drugs["drug"]}
     targets = dict(zip(bundle.drugs["drug"], bundle.drugs["target"]))
     rank = {s: i for i, s in enumerate(screens_of(dataset))}
     leads = {}
@@ -113,7 +118,7 @@ def write_serving_assets(bundle: Bundle, dataset: str, drugs: list[str], results
     write_parquet_atomic(assets / "drugs.parquet", drug_table(bundle, dataset, drugs), compression="zstd")
     measured = pl.concat([
         bundle.dataset_responses(screen).with_columns(pl.col("drug").map_elements(
-            lambda d, s=screen: screen_column(d, s), return_dtype=pl.String))
+            lambda d, s=screen: output_name(d, s, dataset), return_dtype=pl.String))
         for screen in screens_of(dataset)]).filter(pl.col("drug").is_in(drugs)).select(
         "cell_line", "drug", "ln_ic50", "auc", "n_measurements")
     write_parquet_atomic(assets / "measured.parquet", measured, compression="zstd")

@@ -44,6 +44,30 @@ def test_a_held_out_line_is_held_out_of_both_screens(bundle, joint_matrix, shipp
         assert len(set(measured.tolist())) <= 1  # every response of a line, from either screen, in one fold
 
 
+def test_on_lpo_a_pair_is_held_out_with_its_twin_in_the_other_screen(bundle, joint_matrix, tmp_path):
+    from drugresponse.train.evaluation.cross_validation import EvaluationConfig, follow_gdsc2_folds
+
+    screen = lambda name: load_matrix(bundle, name)  # noqa: E731
+    follow_gdsc2_folds(EvaluationConfig(dataset="BOTH", split="lpo", n_folds=3), joint_matrix, screen, tmp_path)
+    folds = load_folds(joint_matrix, tmp_path / "folds" / "BOTH_lpo_seed0.parquet")
+    twins = 0
+    for j, drug in enumerate(joint_matrix.drugs):
+        if drug.endswith(" [GDSC1]") and drug.removesuffix(" [GDSC1]") in joint_matrix.drugs:
+            k = joint_matrix.drugs.index(drug.removesuffix(" [GDSC1]"))
+            both = (folds[:, j] != NOT_MEASURED) & (folds[:, k] != NOT_MEASURED)
+            np.testing.assert_array_equal(folds[both, j], folds[both, k])
+            twins += int(both.sum())
+    assert twins > 50
+    # saved folds that no longer follow GDSC2's are refused, not reused
+    path = tmp_path / "folds" / "GDSC1_lpo_seed0.parquet"
+    table = pl.read_parquet(path).with_columns(((pl.col("fold") + 1) % 3).cast(pl.Int8).alias("fold"))
+    table.write_parquet(path)
+    from drugresponse.errors import UserError
+
+    with pytest.raises(UserError, match="do not follow GDSC2's folds"):
+        follow_gdsc2_folds(EvaluationConfig(dataset="BOTH", split="lpo", n_folds=3), joint_matrix, screen, tmp_path)
+
+
 def test_each_screen_gets_the_joint_networks_figures(shipped_results):
     for screen in ("GDSC2", "GDSC1"):
         records = {r["model"]: r for r in json.loads((shipped_results / f"{screen}_lco.json").read_text())}

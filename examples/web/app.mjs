@@ -118,14 +118,14 @@ async function show(sample, profile, measured = null) {
   window.lastPrediction = { sample, drugs: meta.drugs, ln_ic50: values };
   current = { sample, values, measured };
   const order = values.map((v, j) => j).sort((a, b) => values[a] - values[b]);
-  $("results").innerHTML = `<caption>${sample}: all ${values.length} drugs, most sensitive first</caption>
+  $("results").innerHTML = `<caption>${sample}: all ${values.length} outputs (GDSC2 drugs by name, GDSC1's marked [GDSC1]: two assays, not comparable with each other), lowest ln IC50 first</caption>
     <tr><th>drug</th><th>predicted ln IC50</th><th>IC50 (µM)</th></tr>` +
     order.map((j) => `<tr><td>${meta.drugs[j]}</td><td>${values[j].toFixed(3)}</td>
       <td>${Math.exp(values[j]).toPrecision(4)}</td></tr>`).join("");
   $("timing").dataset.coldStartMs = coldStartMs.toFixed(1);
   $("timing").dataset.predictMs = predictMs.toFixed(3);
   $("timing").textContent = `cold start (model download + session) ${coldStartMs.toFixed(0)} ms; one prediction ` +
-    `(all ${values.length} drugs) ${predictMs.toFixed(2)} ms, median of 20, on this device.`;
+    `(all ${values.length} outputs) ${predictMs.toFixed(2)} ms, median of 20, on this device.`;
   status("done" + flag);
 }
 

@@ -62,9 +62,11 @@ def make_folds(matrix: ResponseMatrix, split: str, n_folds: int = 5, seed: int =
                anchor: dict[str, int] | None = None) -> np.ndarray:
     """Fold index per measured pair (-1 where not measured).
 
-    ``anchor`` (lco, lto): each line's fold in another screen's folds. Anchored lines keep that fold, so a line is
-    held out by every screen's models at once and the screens' figures are paired; on lco the other lines are
-    spread over the folds at random, on lto they follow their tissue group's anchored fold.
+    ``anchor``: another screen's folds to follow. On lco and lto, each line's fold (``{line: fold}``): anchored lines
+    keep that fold, so a line is held out by every screen's models at once and the screens' figures are paired; the
+    other lines are spread over the folds at random (lco) or follow their tissue group's anchored fold (lto). On lpo,
+    each pair's fold (``{(line, drug): fold}``): a pair the other screen measured too is held out with its twin, so
+    the other assay's reading of a test pair is never learnt; the other pairs are spread at random.
     """
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}.")
@@ -74,6 +76,12 @@ def make_folds(matrix: ResponseMatrix, split: str, n_folds: int = 5, seed: int =
     if split != "lpo" and anchor:
         folds[:] = _anchored_line_folds(matrix, split, n_folds, anchor, rng)[:, None]
         folds[~measured] = NOT_MEASURED
+    elif split == "lpo" and anchor:
+        rows, cols = np.nonzero(measured)
+        twin = np.array([anchor.get((matrix.cell_lines[i], matrix.drugs[j]), NOT_MEASURED) for i, j in zip(rows, cols)])
+        free = twin == NOT_MEASURED
+        twin[free] = rng.permutation(np.arange(int(free.sum())) % n_folds)
+        folds[rows, cols] = twin
     elif split == "lpo":
         rows, cols = np.nonzero(measured)
         folds[rows, cols] = rng.permutation(np.arange(len(rows)) % n_folds)
@@ -103,6 +111,18 @@ def _anchored_line_folds(matrix: ResponseMatrix, split: str, n_folds: int, ancho
     groups = tissue_groups(matrix.tissues)
     group_fold = {g: f for g, f in zip(groups[~free], line_folds[~free])}
     return np.array([group_fold.get(g, TRAIN_ONLY) if f == NOT_MEASURED else f for g, f in zip(groups, line_folds)])
+
+
+def pair_folds(matrix: ResponseMatrix, folds: np.ndarray) -> dict[tuple[str, str], int]:
+    """Each measured pair's fold, the lpo ``anchor`` another screen's folds can follow."""
+    rows, cols = np.nonzero(folds != NOT_MEASURED)
+    return {(matrix.cell_lines[i], matrix.drugs[j]): int(folds[i, j]) for i, j in zip(rows, cols)}
+
+
+def follows(matrix: ResponseMatrix, folds: np.ndarray, split: str, anchor: dict) -> bool:
+    """Whether ``folds`` keep every anchored line's (lco, lto) or pair's (lpo) fold."""
+    own = pair_folds(matrix, folds) if split == "lpo" else line_folds(matrix, folds)
+    return all(anchor[key] == fold for key, fold in own.items() if key in anchor)
 
 
 def line_folds(matrix: ResponseMatrix, folds: np.ndarray) -> dict[str, int]:

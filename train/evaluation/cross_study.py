@@ -143,7 +143,8 @@ def screen_measurements(responses: pl.DataFrame, screen: str) -> pl.DataFrame:
 LABELS = {"ccle": ("CCLE (another lab), every pair", "GDSC2 vs CCLE measured"),
           "ccle_below_cap": ("CCLE, pairs it measured below its 8 µM cap", "GDSC2 vs CCLE measured"),
           "gdsc1": ("GDSC1 (another assay, same lab)", "GDSC2 vs GDSC1 measured"),
-          "gdsc2": ("GDSC2, from the GDSC1 outputs (the reverse)", "GDSC1 vs GDSC2 measured"),
+          "gdsc2": ("GDSC2, from the GDSC1 outputs (the reverse; not a strict ceiling: those outputs learnt GDSC2's "
+                    "responses of the training lines)", "GDSC1 vs GDSC2 measured"),
           "replicates": ("GDSC2 repeated measurements", "replicate vs replicate")}
 
 

@@ -20,7 +20,17 @@ import polars as pl
 from drugresponse.errors import UserError
 
 from ..data.response_matrix import BOTH, SCREENS, ResponseMatrix, screen_column
-from ..data.splits import NOT_MEASURED, TRAIN_ONLY, line_folds, load_folds, make_folds, save_folds, train_mask
+from ..data.splits import (
+    NOT_MEASURED,
+    TRAIN_ONLY,
+    follows,
+    line_folds,
+    load_folds,
+    make_folds,
+    pair_folds,
+    save_folds,
+    train_mask,
+)
 from ..model.attributions import ContributionSummary
 from ..model.predictor import NeuralPredictor
 from . import metrics
@@ -58,6 +68,10 @@ def _folds(matrix: ResponseMatrix, config: EvaluationConfig, out_dir: Path) -> n
         if int(folds.max()) + 1 != config.n_folds:
             raise UserError(f"the saved folds {path} have {int(folds.max()) + 1} folds, not the {config.n_folds} asked "
                             f"for; pass --folds {int(folds.max()) + 1}, or delete the file to make new folds.")
+        if config.anchor and not follows(matrix, folds, config.split, config.anchor):
+            raise UserError(f"the saved folds {path} do not follow GDSC2's folds (a line or pair held out there is in "
+                            "another fold here, so its other-screen responses would be learnt): delete the file to "
+                            "make folds that do.")
         return folds
     folds = make_folds(matrix, config.split, config.n_folds, config.seed, config.anchor)
     save_folds(matrix, folds, path)
@@ -66,13 +80,15 @@ def _folds(matrix: ResponseMatrix, config: EvaluationConfig, out_dir: Path) -> n
 
 
 def reference_anchor(reference: ResponseMatrix, config: EvaluationConfig, out_dir: Path) -> dict | None:
-    """GDSC2's fold of each line, for another screen's lco/lto folds to keep: a line is then held out by both
-    screens' models at once (no response of a test line, from either screen, is learnt) and their figures pair."""
-    if config.split == "lpo" or config.dataset == reference.dataset:
+    """GDSC2's fold of each line (lco, lto) or pair (lpo), for another screen's folds to keep: a test line, or a test
+    pair's twin in the other screen, is then held out by both screens' models at once (no response of it, from either
+    screen, is learnt), and their figures pair."""
+    if config.dataset == reference.dataset:
         return None
     reference_config = EvaluationConfig(dataset=reference.dataset, split=config.split, n_folds=config.n_folds,
                                         seed=config.seed)
-    return line_folds(reference, _folds(reference, reference_config, out_dir))
+    folds = _folds(reference, reference_config, out_dir)
+    return pair_folds(reference, folds) if config.split == "lpo" else line_folds(reference, folds)
 
 
 def follow_gdsc2_folds(config: EvaluationConfig, matrix: ResponseMatrix, open_screen, out_dir: Path
@@ -95,8 +111,6 @@ def joint_folds(screens: dict[str, ResponseMatrix], joint: ResponseMatrix, confi
     by side. A pair is then tested in the same fold whether a model learns one screen or both, so the joint and the
     per-screen figures pair up, and on lco and lto a test line's responses from either screen are all held out."""
     path = out_dir / "folds" / f"{joint.dataset}_{config.split}_seed{config.seed}.parquet"
-    if path.is_file():
-        return
     reference = screens["GDSC2"]
     per_screen = {}
     for name, screen in screens.items():
@@ -113,6 +127,11 @@ def joint_folds(screens: dict[str, ResponseMatrix], joint: ResponseMatrix, confi
             fold = per_screen.get((line, drug))
             if fold is not None:
                 folds[i, j] = fold
+    if path.is_file():  # saved folds are reused only if they are still the two screens' own, side by side
+        if not np.array_equal(load_folds(joint, path), folds):
+            raise UserError(f"the saved folds {path} are not the two screens' own folds side by side; delete it to "
+                            "make them again.")
+        return
     save_folds(joint, folds, path)
 
 

@@ -24,6 +24,7 @@ from .model_names import ABLATION_SUFFIX, NEURAL_MODEL, ONE_SCREEN_MODEL
 from .results import write_results
 
 JOINT_VARIANTS = (NEURAL_MODEL, NEURAL_MODEL + ABLATION_SUFFIX)
+ONE_SCREEN_VARIANTS = (ONE_SCREEN_MODEL, ONE_SCREEN_MODEL + ABLATION_SUFFIX)
 SAME = ("data_sha256", "seed", "preset", "folds", "threads")
 
 
@@ -61,21 +62,31 @@ def _saved(out_dir: Path, stem: str, joint: dict) -> tuple[list[dict], pl.DataFr
         raise UserError(f"{path} was evaluated on other data, seed, preset, folds or threads than the both-screens run; "
                         f"re-run that screen's baselines on these folds first.")
     one_screen = next((r for r in records if r["model"] == NEURAL_MODEL and "screens_learnt" not in r), None)
-    records = [r for r in records if r["model"] not in JOINT_VARIANTS]
-    if one_screen is not None:
-        records = [r for r in records if r["model"] != ONE_SCREEN_MODEL]
-        records.append({**one_screen, "model": ONE_SCREEN_MODEL, "ablation": True})
+    renamed = dict(zip(JOINT_VARIANTS, ONE_SCREEN_VARIANTS))
     predictions = pl.read_parquet(out_dir / f"{stem}_predictions.parquet")
-    if one_screen is not None:
-        predictions = predictions.filter(pl.col("model") != ONE_SCREEN_MODEL).with_columns(
-            pl.when(pl.col("model") == NEURAL_MODEL).then(pl.lit(ONE_SCREEN_MODEL)).otherwise(pl.col("model"))
-            .alias("model"))
+    if one_screen is not None:  # the network this screen's files held learnt it alone: keep it, and its ablation
+        records = [{**r, "model": renamed[r["model"]], "ablation": True} if r["model"] in renamed else r
+                   for r in records if r["model"] not in ONE_SCREEN_VARIANTS]
+        predictions = predictions.filter(~pl.col("model").is_in(ONE_SCREEN_VARIANTS)).with_columns(
+            pl.col("model").replace(renamed))
+    records = [r for r in records if r["model"] not in JOINT_VARIANTS]
     predictions = predictions.filter(~pl.col("model").is_in(JOINT_VARIANTS))
     history_path = out_dir / f"{stem}_history.json"
     histories = json.loads(history_path.read_text()) if history_path.is_file() else {}
-    if one_screen is not None and NEURAL_MODEL in histories:
+    if one_screen is not None and NEURAL_MODEL in histories:  # (the ablation has no history of its own)
         histories[ONE_SCREEN_MODEL] = histories.pop(NEURAL_MODEL)
     return records, predictions, histories
+
+
+def keep_as_one_screen(out_dir: Path, stem: str) -> None:
+    """Rename a screen's one-screen network (and its ablation) ``mlp_ensemble_one_screen`` where no both-screens run
+    replaced it (a split the shipped network was not evaluated on), so no table shows it as the shipped network."""
+    records = json.loads((out_dir / f"{stem}.json").read_text())
+    network = next((r for r in records if r["model"] == NEURAL_MODEL), None)
+    if network is None or "screens_learnt" in network:
+        return
+    kept, predictions, histories = _saved(out_dir, stem, network)
+    write_results(out_dir, stem, kept, predictions, histories, kept[0]["folds"], {})
 
 
 def write_per_screen(out_dir: Path, joint_stem: str) -> list[str]:

@@ -18,8 +18,8 @@ and events are centred within each tissue, the screen is the t-test of the withi
 on the centred values. An event learnt across tissues is otherwise partly a lineage marker, which costs accuracy on
 organ systems the model never saw (LTO).
 
-At prediction an event is centred the same way, and an unknown event (NaN) is imputed with the training
-frequency, so it contributes nothing: unknown never reads as wild type. The head is added to the
+At prediction an event is centred on its training carrier frequency (over all tissues), and an unknown event (NaN)
+is imputed with that frequency, so it contributes nothing: unknown never reads as wild type. The head is added to the
 expression model's prediction; its contribution per event is exact and signed (``attributions``).
 """
 
@@ -59,9 +59,10 @@ def _tissue_centred(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
 def tissue_screen(residuals: np.ndarray, events: np.ndarray, tissues: np.ndarray, min_carriers: int
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Two-sided p-values and slopes [events, drugs] of residuals on each event with tissue as a covariate (both
-    centred within tissue; the t-test of the slope with n - tissues - 1 degrees of freedom). An unknown event counts
-    as the line's tissue average (no information); an event with fewer than ``min_carriers`` known carriers or
-    non-carriers among a drug's lines, or that does not vary within any tissue, gets p = 1."""
+    centred within tissue; the t-test of the slope with n - tissues - 1 degrees of freedom). An unknown event is
+    imputed with the event's mean over the drug's lines before centring (a small weight, not none); an event with
+    fewer than ``min_carriers`` known carriers or non-carriers among a drug's lines (counted over all tissues), or
+    that does not vary within any tissue, gets p = 1."""
     n_events, n_drugs = events.shape[1], residuals.shape[1]
     p_values, effects = np.ones((n_events, n_drugs)), np.zeros((n_events, n_drugs))
     known = ~np.isnan(events)
