@@ -22,13 +22,13 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks.biomarkers import ERBB2_AMP, pair_rows  # noqa: E402
+from benchmarks.joint_training import across_part  # noqa: E402
 from benchmarks.machine import describe, write_outputs  # noqa: E402
 from benchmarks.margins import compare  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 ACROSS = "head_across_tissues"
 SHIPPED, NO_HEAD = "mlp_ensemble", "mlp_ensemble_without_drivers"
-SUFFIX = " [GDSC1]"
 CLASSES = {"gene mutations": lambda e: e.endswith("_mut") and "-" not in e, "ERBB2 amplification": lambda e: e == ERBB2_AMP,
            "fusions (BCR-ABL, EWSR1-FLI1)": lambda e: e.endswith("_mut") and "-" in e}
 
@@ -36,10 +36,7 @@ CLASSES = {"gene mutations": lambda e: e.endswith("_mut") and "-" not in e, "ERB
 def screen_predictions(split: str, screen: str) -> pl.DataFrame:
     """The shipped network, its no-head ablation and the across-tissue head, on one screen's pairs and drug names."""
     own = pl.read_parquet(RESULTS / f"{screen}_{split}_predictions.parquet").filter(pl.col("model").is_in([SHIPPED, NO_HEAD]))
-    across = pl.read_parquet(RESULTS / ACROSS / f"BOTH_{split}_predictions.parquet").filter(pl.col("model") == SHIPPED)
-    gdsc1 = pl.col("drug").str.ends_with(SUFFIX)
-    across = across.filter(gdsc1 if screen == "GDSC1" else ~gdsc1).with_columns(
-        pl.col("drug").str.strip_suffix(SUFFIX), pl.lit(ACROSS).alias("model"))
+    across = across_part(RESULTS, split, screen).with_columns(pl.lit(ACROSS).alias("model"))
     return pl.concat([own, across.select(own.columns)])
 
 

