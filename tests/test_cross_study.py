@@ -23,7 +23,7 @@ RESULTS = WORK_DIR / "benchmarks" / "results"
 @pytest.fixture(scope="module")
 def evaluation(tmp_path_factory):
     folder = tmp_path_factory.mktemp("results")
-    for name in ("GDSC2_lco.json", "GDSC2_lco_predictions.parquet"):
+    for name in ("GDSC2_lco.json", "GDSC2_lco_predictions.parquet", "GDSC1_lco.json", "GDSC1_lco_predictions.parquet"):
         if not (RESULTS / name).is_file():
             pytest.skip(f"no committed {name}")
         shutil.copy(RESULTS / name, folder / name)
@@ -36,6 +36,8 @@ def test_the_committed_table_is_what_the_command_writes(real_bundle_path, evalua
     written = json.loads((evaluation / "cross_study.json").read_text())
     assert written == json.loads((RESULTS / "cross_study.json").read_text())
     assert (evaluation / "cross_study.md").read_text() == (RESULTS / "cross_study.md").read_text()
+    # the reverse: the network's GDSC1 outputs against GDSC2's measurements, on the 122 drugs both screened
+    assert written["checks"]["gdsc2"]["drugs"] == written["checks"]["gdsc1"]["drugs"] == 122
     ccle = written["checks"]["ccle"]
     # by name (PD-0325901, PLX4720 spelt otherwise) and by CCLE's research code (AZD6244, PD-0332991)
     assert {row["drug"] for row in ccle["per_drug"]} >= {"Nilotinib", "PLX-4720", "PD0325901", "Selumetinib",
