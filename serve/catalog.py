@@ -77,9 +77,8 @@ class Catalog:
         """Per model output, in output order: ``drug`` (the output's name), ``name``, ``screen`` and ``leads`` (the
         answer shown first where both screens measured the drug). Assets of a one-screen model have no screen
         columns: each output is then its own drug, of GDSC2."""
-        path = self.evaluation_dir.parent / "drugs.parquet"
-        table = pl.read_parquet(path) if path.is_file() else pl.DataFrame({"drug": []}, schema={"drug": pl.String})
-        if not {"name", "screen", "leads"} <= set(table.columns):
+        table = self.drug_table_all()
+        if table.is_empty():
             table = pl.DataFrame({"drug": drugs, "name": drugs, "screen": "GDSC2", "leads": True})
         ordered = pl.DataFrame({"drug": drugs}).join(table.select("drug", "name", "screen", "leads"), on="drug",
                                                       how="left", maintain_order="left")

@@ -46,8 +46,10 @@ class PredictionService:
         self.screens = self.drug_table["screen"].to_list()
         # each drug once, by its leading output (GDSC2's where both screens measured it), and its other output if any
         self.leading = np.flatnonzero(self.drug_table["leads"].to_numpy())
-        names = self.drug_table["name"].to_list()
-        self.other_output = {j: k for j in self.leading for k in range(len(names)) if k != j and names[k] == names[j]}
+        outputs = {}
+        for k, name in enumerate(self.drug_table["name"]):
+            outputs.setdefault(name, []).append(k)
+        self.other_output = {j: k for j in self.leading for k in outputs[self.drug_table["name"][int(j)]] if k != j}
         # Every GDSC line's prediction by the shipped model, once (in-sample for the lines it was trained on).
         self.final = runtime.predict(catalog.profiles)
         trained = set(runtime.metadata.get("trained_on", []))
