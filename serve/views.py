@@ -102,12 +102,26 @@ def inputs_read(service) -> str:
     return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
 
 
+CURATED_NOTE = (" (curated correction of GDSC's event table, which says otherwise; `drugresponse data info` names "
+                "the source)")
+
+
 def _explain_row(service, explainer: Explainer, profiles: dict, row: int, drug: str) -> tuple[pl.DataFrame, dict]:
     return explainer.explain({m: v[row:row + 1] for m, v in profiles.items()}, int(service.drug_columns([drug])[0]))
 
 
 def explain_cell_line(service, explainer: Explainer, cell_line: str, drug: str) -> tuple[pl.DataFrame, dict]:
-    return _explain_row(service, explainer, service.catalog.profiles, service.catalog.row(cell_line), drug)
+    table, summary = _explain_row(service, explainer, service.catalog.profiles, service.catalog.row(cell_line), drug)
+    return mark_curated(table, service.catalog.curated_events(cell_line)), summary
+
+
+def mark_curated(table: pl.DataFrame, curated: list[str]) -> pl.DataFrame:
+    """Say so where a line's event value comes from the curated overrides rather than GDSC's table."""
+    if not curated:
+        return table
+    return table.with_columns(pl.when(pl.col("model feature").is_in([f"driver:{e}" for e in curated]))
+                              .then(pl.col("sample's value") + CURATED_NOTE).otherwise(pl.col("sample's value"))
+                              .alias("sample's value"))
 
 
 def explain_sample(service, explainer: Explainer, report, sample: str, drug: str) -> tuple[pl.DataFrame, dict]:

@@ -5,6 +5,7 @@ Marked ``real_data``: skipped (with the reason) only when the pinned files canno
 
 import json
 
+import numpy as np
 import pytest
 
 from drugresponse.cli import main
@@ -94,3 +95,24 @@ def test_the_committed_compound_model_is_the_one_this_bundle_gives(real_bundle_p
     committed = ort.InferenceSession(str(ASSETS_DIR / "compound.onnx")).run(
         ["ln_ic50"], {"fingerprint": fp, "anchor_ln_ic50": matrix.ln_ic50[:100]})[0]
     np.testing.assert_allclose(committed, model.predict(fp, matrix.ln_ic50[:100].astype(np.float64)).T, atol=1e-4)
+
+
+def test_textbook_fusion_lines_carry_their_fusion_after_the_curated_overrides(real_bundle_path, capsys):
+    from drugresponse.train.data.bundle import Bundle
+
+    bundle = Bundle.open(real_bundle_path)
+    drivers = bundle.omics("drivers")
+    row = {c: i for i, c in enumerate(bundle.cell_lines["cell_line"])}
+    column = {e: i for i, e in enumerate(bundle.driver_names)}
+    for line in ("K-562", "KCL-22", "JURL-MK1", "SUP-B15"):
+        assert drivers[row[line], column["BCR-ABL_mut"]] == 1, line
+    assert drivers[row["TC-71"], column["EWSR1-FLI1_mut"]] == 1
+    assert int(np.nansum(drivers[:, column["BCR-ABL_mut"]])) == 10  # GDSC's table: 6
+    manifest = bundle.manifest
+    assert len(manifest["driver_overrides"]["applied"]) == 5 and not manifest["driver_overrides"]["not_in_bundle"]
+    assert all(r["table_value"] == 0 for r in manifest["driver_overrides"]["applied"])
+    # bundle 2 (the same files without the overrides) is what the carried-over evaluations were computed on
+    assert manifest["content_sha256_before_overrides"].startswith("fb7f2e7f4502")
+    assert main(["data", "info", "--data-dir", str(real_bundle_path.parent)]) == 0
+    shown = capsys.readouterr().out
+    assert "5 applied" in shown and "K-562 BCR-ABL: 1 (GDSC's table: 0); Lozzio & Lozzio 1975" in shown

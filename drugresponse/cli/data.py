@@ -31,6 +31,17 @@ def build(args) -> None:
                                                    for d in duplicates["left_out"]) or "none"))
     drivers = summary["modalities"]["drivers"]
     print(f"  driver events (GDSC cancer functional events): {drivers['features']} for {drivers['cell_lines']} cell lines")
+    print_overrides(summary["driver_overrides"])
+
+
+def print_overrides(overrides: dict) -> None:
+    """The curated corrections to GDSC's event table, each with the table's own value and the source."""
+    applied = overrides["applied"]
+    print(f"  curated driver-event overrides ({overrides['file']}): {len(applied)} applied"
+          + (f", {len(overrides['not_in_bundle'])} for lines not in this bundle" if overrides["not_in_bundle"] else ""))
+    for row in applied:
+        print(f"    {row['cell_line']} {row['event'].removesuffix('_mut')}: {row['value']} (GDSC's table: "
+              f"{row['table_value']}); {row['source']}")
 
 
 def show(args) -> None:
@@ -41,7 +52,8 @@ def show(args) -> None:
         print(json.dumps(summary, indent=2))
         return
     print(f"bundle {summary['path']} (version {summary['bundle_version']}, built {summary['built_at']})")
-    print(f"content sha256 {summary['content_sha256']}")
+    print(f"content sha256 {summary['content_sha256']} (before the curated overrides: "
+          f"{summary['content_sha256_before_overrides'][:12]}…)")
     print(f"{summary['cell_lines']} cell lines, {summary['genes']:,} genes")
     for modality, counts in summary["modalities"].items():
         print(f"  {modality}: {counts['features']:,} features, known for {counts['cell_lines']} cell lines")
@@ -49,6 +61,7 @@ def show(args) -> None:
         print(f"  {dataset}: {counts['cell_lines']} cell lines, {counts['drugs']} drugs, {counts['pairs']:,} pairs")
     for source in summary["sources"]:
         print(f"  source {source['filename']} sha256 {source['sha256']}")
+    print_overrides(summary["driver_overrides"])
 
 
 def add_command(commands) -> None:

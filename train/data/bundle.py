@@ -10,7 +10,7 @@ Layout of ``<data dir>/bundle-v<N>/``::
     copy_number.parquet  cell_line + one int8 column per gene (-1/0/1)
     drivers.parquet      cell_line + one int8 column per GDSC cancer functional event (0/1; null where GDSC's
                          feature table does not cover the line): driver mutations, recurrent copy-number regions,
-                         fusions (BCR-ABL, EWSR1-FLI1), MSI
+                         fusions (BCR-ABL, EWSR1-FLI1), MSI; with the curated corrections of driver_overrides.csv
     drugs.parquet        drug, datasets, smiles, target
     genes.txt            the gene order shared by the three per-gene omics files
     manifest.json        source checksums, file checksums, counts, name-matching and duplicate-profile report
@@ -28,9 +28,10 @@ import polars as pl
 
 from drugresponse.errors import UserError
 
+from .driver_overrides import file_sha256 as overrides_sha256
 from .sources import sha256_of
 
-BUNDLE_VERSION = "2"
+BUNDLE_VERSION = "3"  # 3: curated driver-event overrides (driver_overrides.csv)
 OMICS = ("expression", "mutation", "copy_number")  # one value per gene of genes.txt
 MODALITIES = (*OMICS, "drivers")  # drivers: one value per event, names in drivers.parquet's columns
 
@@ -51,6 +52,8 @@ def is_valid_bundle(path: Path, sources=None) -> bool:
     if manifest.get("bundle_version") != BUNDLE_VERSION:
         return False
     if sources is not None and {s["sha256"] for s in manifest.get("sources", [])} != {s.sha256 for s in sources.all()}:
+        return False
+    if manifest.get("driver_overrides", {}).get("sha256") != overrides_sha256():  # the curated file was edited
         return False
     files = manifest.get("files", {})
     return bool(files) and all((Path(path) / f).is_file() and sha256_of(Path(path) / f) == sha
@@ -126,6 +129,8 @@ def info(path: Path) -> dict:
         "bundle_version": manifest["bundle_version"],
         "built_at": manifest["built_at"],
         "content_sha256": manifest["content_sha256"],
+        "content_sha256_before_overrides": manifest["content_sha256_before_overrides"],
+        "driver_overrides": manifest["driver_overrides"],
         "genes": manifest["genes"],
         "cell_lines": manifest["cell_lines"],
         "datasets": {d: {"cell_lines": s["cell_lines"], "drugs": s["drugs"], "pairs": s["pairs"],

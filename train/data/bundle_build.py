@@ -21,6 +21,7 @@ from drugresponse.errors import UserError
 
 from . import cell_line_names as names
 from .bundle import BUNDLE_VERSION, OMICS, bundle_dir, is_valid_bundle
+from .driver_overrides import OVERRIDES, apply_overrides, file_sha256, read_overrides
 from .source_archives import DATASETS, RawSources, read_sources
 from .sources import PINNED, Sources, obtain, sha256_of
 
@@ -159,13 +160,17 @@ def assemble(raw: RawSources) -> tuple[dict[str, pl.DataFrame], dict]:
         matrix = np.stack([source[k] for k in order])
         frame = pl.DataFrame(matrix, schema=raw.genes, orient="row").cast(OMICS_DTYPES[modality])
         tables[modality] = frame.insert_column(0, cell_lines["cell_line"])
-    tables["drivers"] = _drivers(raw, cell_lines)
+    table_drivers = _drivers(raw, cell_lines)
+    tables["drivers"], applied, absent = apply_overrides(table_drivers, cell_lines, read_overrides())
     report = {
         "nci_h_renamed": sorted(f"{k}->{v}" for k, v in renamed.items() if k != v),
         "ambiguous_keys_left_out": {k: collisions[k] for k in ambiguous},
         "cell_lines_with_all_three_omics": len(complete),
         "duplicate_profiles": {"threshold_pearson": DUPLICATE_PROFILE_R, "left_out": duplicates},
         "datasets": stats,
+        "driver_overrides": {"file": OVERRIDES.name, "sha256": file_sha256(), "applied": applied,
+                             "not_in_bundle": absent},
+        "drivers_before_overrides": table_drivers,
     }
     return tables, report
 
@@ -180,26 +185,41 @@ def _modality_counts(tables: dict[str, pl.DataFrame]) -> dict:
     return counts
 
 
+def _content_sha256(files: dict[str, str]) -> str:
+    return hashlib.sha256("".join(f"{k}:{v}\n" for k, v in sorted(files.items())).encode()).hexdigest()
+
+
+def _write_table(frame: pl.DataFrame, path: Path) -> str:
+    frame.write_parquet(path, compression="zstd", statistics=False)
+    return sha256_of(path)
+
+
 def _write(tables: dict[str, pl.DataFrame], report: dict, raw: RawSources, sources: Sources, target: Path) -> None:
     files = {}
     for name, frame in tqdm(tables.items(), desc="writing bundle", unit="table", file=sys.stderr):
-        path = target / f"{name}.parquet"
-        frame.write_parquet(path, compression="zstd", statistics=False)
-        files[path.name] = sha256_of(path)
+        files[f"{name}.parquet"] = _write_table(frame, target / f"{name}.parquet")
     (target / "genes.txt").write_text("\n".join(raw.genes) + "\n")
     files["genes.txt"] = sha256_of(target / "genes.txt")
-    content = "".join(f"{k}:{v}\n" for k, v in sorted(files.items()))
+    # The content checksum this bundle would have without the curated overrides (every other file identical):
+    # an evaluation of a model that reads no driver event, run on that bundle, is an evaluation on this one.
+    unchanged = target / "drivers_before_overrides.parquet"
+    before = {**files, "drivers.parquet": _write_table(report["drivers_before_overrides"], unchanged)}
+    unchanged.unlink()
+    overrides = report["driver_overrides"]
     manifest = {
         "bundle_version": BUNDLE_VERSION,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "sources": [{"filename": s.filename, "sha256": s.sha256, "requirement": s.requirement} for s in sources.all()],
         "files": files,
-        "content_sha256": hashlib.sha256(content.encode()).hexdigest(),
+        "content_sha256": _content_sha256(files),
+        "content_sha256_before_overrides": _content_sha256(before),
+        "driver_overrides": overrides,
         "genes": len(raw.genes),
         "cell_lines": tables["cell_lines"].height,
         "modalities": _modality_counts(tables),
         "datasets": {d: {k: v for k, v in s.items()} for d, s in report["datasets"].items()},
-        "name_matching": {k: v for k, v in report.items() if k not in ("datasets", "duplicate_profiles")},
+        "name_matching": {k: v for k, v in report.items()
+                          if k not in ("datasets", "duplicate_profiles", "driver_overrides", "drivers_before_overrides")},
         "duplicate_profiles": report["duplicate_profiles"],
     }
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

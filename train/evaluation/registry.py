@@ -46,5 +46,10 @@ def make_predictor(name: str, preset: str, tuned: dict | None = None):
     raise UserError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}.")
 
 
+# Models whose inputs hold no driver event (expression, tissue and the training responses only): their evaluation
+# does not change when the event table does (tests/test_evaluate.py permutes the events to check it).
+READS_NO_DRIVER_EVENTS = ("drug_mean", "tissue_drug_mean", "drug_mean_plus_cell_effect", "ridge_per_drug")
+
+
 def is_baseline(name: str) -> bool:
     return name in BASELINES
