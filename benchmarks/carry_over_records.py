@@ -61,10 +61,26 @@ def carry(results: Path, old: str, new: str) -> dict:
             part.unlink(missing_ok=True)
     ldo = results / "GDSC2_ldo.json"  # the compound model reads expression and structures, never an event
     if ldo.is_file() and json.loads(ldo.read_text())["data_sha256"] == old:
-        shutil.copy2(ldo, archive / ldo.name)
+        for part in results.glob("GDSC2_ldo*"):
+            shutil.copy2(part, archive / part.name)
         write_json_atomic(ldo, {**json.loads(ldo.read_text()), "data_sha256": new, "carried_over_from": old})
+        render_ldo(results)
         report["GDSC2_ldo"] = {"carried": ["all (no driver event read)"], "set_aside": []}
     return report
+
+
+def render_ldo(results: Path) -> None:
+    """The leave-drug-out tables, rendered again from the carried record (they name the bundle)."""
+    from drugresponse.train.compounds.external import markdown as external_markdown
+    from drugresponse.train.compounds.ldo_report import headline, markdown
+
+    r = json.loads((results / "GDSC2_ldo.json").read_text())
+    text = markdown(r["records"], r["comparisons"], r["settings"], r["data_sha256"], r["seed"], r["by_similarity"])
+    if r.get("external_gdsc1"):
+        text += "\n" + external_markdown(r["external_gdsc1"])
+    write_text_atomic(results / "GDSC2_ldo.md", text)
+    write_text_atomic(results / "GDSC2_ldo_headline.md", headline(r["records"], r["comparisons"],
+                                                                 r["drugs_with_structure"], r["data_sha256"], r["seed"]))
 
 
 def main() -> None:

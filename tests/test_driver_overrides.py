@@ -118,3 +118,11 @@ def test_the_app_assets_and_the_model_card_carry_the_corrections(assets_dir):
     assert catalog.curated_events(catalog.cell_lines["cell_line"][0]) == []
     line = [{"cell_line": "K-562", "event": "BCR-ABL_mut", "value": 1, "table_value": 0}]
     assert "K-562 BCR-ABL" in _override_lines(line)[0] and _override_lines([]) == []
+
+
+def test_editing_the_override_file_makes_the_bundle_stale(bundle_path, sources, monkeypatch):
+    from drugresponse.train.data import bundle as bundle_module
+
+    assert bundle_module.is_valid_bundle(bundle_path, sources)
+    monkeypatch.setattr(bundle_module, "overrides_sha256", lambda: "0" * 64)
+    assert not bundle_module.is_valid_bundle(bundle_path, sources)
