@@ -93,7 +93,8 @@ def main() -> None:
             lines.append(f"| {split.upper()} | {name} | **{table[SHIPPED][name]:.2f}** | {table[ACROSS][name]:.2f} | "
                          f"{table[NO_HEAD][name]:.2f} |")
     machine = describe()
-    lines += ["", f"One network learning both screens, seed-0 folds (LCO; LTO: whole organ systems held out), each screen "
+    lines += ["", "Bundle 2 (GDSC's event table before the curated overrides; `before_overrides/`). "
+              f"One network learning both screens, seed-0 folds (LCO; LTO: whole organ systems held out), each screen "
               f"scored on its own pairs. {ACROSS}: the same network with the driver head screened and fitted across "
               "tissues, as first shipped; without_drivers: the shipped run with its head left out. Paired bootstrap "
               f"({args.replicates} replicates) over cell lines. Written by `benchmarks/driver_head.py`; {machine['cpu']}, "

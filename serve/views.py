@@ -102,8 +102,7 @@ def inputs_read(service) -> str:
     return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
 
 
-CURATED_NOTE = (" (curated correction of GDSC's event table, which says otherwise; `drugresponse data info` names "
-                "the source)")
+CURATED_MARK = " (curated)"
 
 
 def _explain_row(service, explainer: Explainer, profiles: dict, row: int, drug: str) -> tuple[pl.DataFrame, dict]:
@@ -111,17 +110,24 @@ def _explain_row(service, explainer: Explainer, profiles: dict, row: int, drug: 
 
 
 def explain_cell_line(service, explainer: Explainer, cell_line: str, drug: str) -> tuple[pl.DataFrame, dict]:
+    """The explanation of a GDSC line; ``summary["curated"]`` holds the notes of its events that the curated overrides
+    set rather than GDSC's table (their rows are marked), so a user sees where such a value comes from."""
     table, summary = _explain_row(service, explainer, service.catalog.profiles, service.catalog.row(cell_line), drug)
-    return mark_curated(table, service.catalog.curated_events(cell_line)), summary
+    curated = service.catalog.curated_events(cell_line)
+    return mark_curated(table, list(curated)), {**summary, "curated": list(curated.values())}
 
 
 def mark_curated(table: pl.DataFrame, curated: list[str]) -> pl.DataFrame:
-    """Say so where a line's event value comes from the curated overrides rather than GDSC's table."""
+    """Mark the rows of events whose value comes from the curated overrides rather than GDSC's table."""
     if not curated:
         return table
     return table.with_columns(pl.when(pl.col("model feature").is_in([f"driver:{e}" for e in curated]))
-                              .then(pl.col("sample's value") + CURATED_NOTE).otherwise(pl.col("sample's value"))
+                              .then(pl.col("sample's value") + CURATED_MARK).otherwise(pl.col("sample's value"))
                               .alias("sample's value"))
+
+
+def curated_text(notes: list[str]) -> str:
+    return ("\n\nCurated correction of GDSC's event table, read by the model: " + "; ".join(notes) + ".") if notes else ""
 
 
 def explain_sample(service, explainer: Explainer, report, sample: str, drug: str) -> tuple[pl.DataFrame, dict]:

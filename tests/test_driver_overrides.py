@@ -9,6 +9,8 @@ import pytest
 from drugresponse.errors import UserError
 from drugresponse.train.data.driver_overrides import apply_overrides, read_overrides
 
+from .conftest import FIXTURES
+
 
 def _overrides(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"cell_line": pl.String, "cosmic_id": pl.Int64, "event": pl.String,
@@ -45,6 +47,10 @@ def test_a_row_that_could_land_on_the_wrong_line_or_event_is_refused(bundle):
     with pytest.raises(UserError, match="COSMIC id"):
         apply_overrides(drivers, bundle.cell_lines, _overrides([
             {"cell_line": "K-562", "cosmic_id": cosmic, "event": "BCR-ABL_mut", "value": 1, "source": "x"}]))
+    event = next(e for e in drivers.columns[1:] if drivers[e][0] is not None)
+    with pytest.raises(UserError, match="already says"):  # a row that changes nothing is a mistake, not a fix
+        apply_overrides(drivers, bundle.cell_lines, _overrides([
+            {"cell_line": line, "cosmic_id": cosmic, "event": event, "value": drivers[event][0], "source": "x"}]))
     with pytest.raises(UserError, match="not an event"):
         apply_overrides(drivers, bundle.cell_lines, _overrides([
             {"cell_line": line, "cosmic_id": cosmic, "event": "BCR-ABL1_fusion", "value": 1, "source": "x"}]))
@@ -52,6 +58,12 @@ def test_a_row_that_could_land_on_the_wrong_line_or_event_is_refused(bundle):
 
 def test_bad_override_files_are_refused_with_the_reason(tmp_path):
     path = tmp_path / "overrides.csv"
+    path.write_text("cell_line,cosmic_id,event,value,source\nK-562,905940,BCR-ABL_mut,yes,paper\n")
+    with pytest.raises(UserError, match="whole numbers"):
+        read_overrides(path)
+    path.write_text("cell_line,cosmic_id,event,value,source\nK-562,905940,BCR-ABL_mut,1,   \n")
+    with pytest.raises(UserError, match="empty cell"):
+        read_overrides(path)
     path.write_text("cell_line,cosmic_id,event,value,source\nK-562,905940,BCR-ABL_mut,2,paper\n")
     with pytest.raises(UserError, match="0 or 1"):
         read_overrides(path)
@@ -89,13 +101,15 @@ def test_models_said_to_read_no_event_ignore_the_event_table(matrix):
 
 
 def test_the_explanation_marks_a_curated_event():
-    from drugresponse.serve.views import CURATED_NOTE, mark_curated
+    from drugresponse.serve.views import CURATED_MARK, curated_text, mark_curated
 
     table = pl.DataFrame({"model feature": ["driver:BCR-ABL_mut", "expression:ABL1", "driver:TP53_mut"],
                           "sample's value": ["carried", "+1.00 SD from the GDSC mean", "carried"]})
     marked = mark_curated(table, ["BCR-ABL_mut"])
-    assert marked["sample's value"].to_list() == ["carried" + CURATED_NOTE, "+1.00 SD from the GDSC mean", "carried"]
+    assert marked["sample's value"].to_list() == ["carried" + CURATED_MARK, "+1.00 SD from the GDSC mean", "carried"]
     assert mark_curated(table, []).equals(table)
+    assert "K-562 BCR-ABL" in curated_text(["K-562 BCR-ABL: carried (GDSC's table: not carried; source: x)"])
+    assert curated_text([]) == ""
 
 
 def test_undoing_the_overrides_gives_gdscs_table_back(bundle):
@@ -113,11 +127,21 @@ def test_the_app_assets_and_the_model_card_carry_the_corrections(assets_dir):
     from drugresponse.export.model_card import _override_lines
     from drugresponse.serve.catalog import Catalog
 
+    from drugresponse.export.serving_assets import with_curated_events
+
     catalog = Catalog.load(assets_dir)
     assert "curated_events" in catalog.cell_lines.columns  # empty for every line of the slice: none is corrected
-    assert catalog.curated_events(catalog.cell_lines["cell_line"][0]) == []
-    line = [{"cell_line": "K-562", "event": "BCR-ABL_mut", "value": 1, "table_value": 0}]
-    assert "K-562 BCR-ABL" in _override_lines(line)[0] and _override_lines([]) == []
+    assert catalog.curated_events(catalog.cell_lines["cell_line"][0]) == {}
+    # event names hold commas (gain_cnaPANCAN301_(CDK12,ERBB2,MED24)): kept whole in a list column
+    event = "gain_cnaPANCAN301_(CDK12,ERBB2,MED24)"
+    row = {"cell_line": catalog.cell_lines["cell_line"][1], "event": event, "value": 1, "table_value": 0,
+           "source": "Kraus et al. 1987"}
+    catalog.cell_lines = with_curated_events(catalog.cell_lines.drop("curated_events", "curated_notes"),
+                                             {"applied": [row]})
+    notes = catalog.curated_events(row["cell_line"])
+    assert list(notes) == [event] and "GDSC's table: not carried; source: Kraus et al. 1987" in notes[event]
+    lines = _override_lines([{**row, "cell_line": "K-562", "event": "BCR-ABL_mut"}])
+    assert "K-562 BCR-ABL: carried (GDSC's table: not carried" in lines[1] and _override_lines([]) == []
 
 
 def test_editing_the_override_file_makes_the_bundle_stale(bundle_path, sources, monkeypatch):
@@ -126,3 +150,63 @@ def test_editing_the_override_file_makes_the_bundle_stale(bundle_path, sources, 
     assert bundle_module.is_valid_bundle(bundle_path, sources)
     monkeypatch.setattr(bundle_module, "overrides_sha256", lambda: "0" * 64)
     assert not bundle_module.is_valid_bundle(bundle_path, sources)
+
+
+def test_the_checksum_before_overrides_is_the_checksum_of_a_build_without_them(tmp_path, sources, bundle, monkeypatch):
+    """What lets an evaluation on the bundle without overrides be recognised (benchmarks/carry_over_records.py)."""
+    from drugresponse.train.data import bundle_build
+    from drugresponse.train.data.bundle import Bundle
+
+    line, cosmic = bundle.cell_lines["cell_line"][0], bundle.cell_lines["cosmic_id"][0]
+    drivers = pl.read_parquet(bundle.path / "drivers.parquet")
+    event = next(e for e in drivers.columns[1:] if drivers[e][0] == 0)
+    monkeypatch.setattr(bundle_build, "read_overrides", lambda: _overrides([
+        {"cell_line": line, "cosmic_id": cosmic, "event": event, "value": 1, "source": "x"}]))
+    path, _ = bundle_build.build_bundle(tmp_path, FIXTURES / "sources", sources)
+    corrected = Bundle.open(path).manifest
+    assert corrected["content_sha256"] != bundle.manifest["content_sha256"]
+    assert corrected["content_sha256_before_overrides"] == bundle.manifest["content_sha256"]
+    assert [r["cell_line"] for r in corrected["driver_overrides"]["applied"]] == [line]
+
+
+def test_export_refuses_biomarker_figures_of_another_bundle(bundle, checkpoint, assets_dir, tmp_path):
+    import json
+    import shutil
+
+    from drugresponse.export.pipeline import export_all
+
+    from .conftest import HGNC_FIXTURE
+
+    results = tmp_path / "results"
+    shutil.copytree(assets_dir / "evaluation", results)  # the fixture's own evaluation files
+    (results / "biomarkers.json").write_text(json.dumps({"data_sha256": "0" * 64}))
+    with pytest.raises(UserError, match="biomarkers.py"):
+        export_all(bundle, checkpoint, tmp_path / "out" / "model.onnx", results,
+                   hgnc_wheel=FIXTURES / "sources" / HGNC_FIXTURE)
+
+
+def test_carrying_records_across_the_overrides_keeps_only_models_that_read_no_event(tmp_path):
+    import json
+
+    from benchmarks.carry_over_records import carry
+
+    old, new = "a" * 64, "b" * 64
+    record = lambda model, baseline: {"dataset": "GDSC2", "split": "lco", "model": model, "baseline": baseline,  # noqa: E731
+                                      "data_sha256": old, "rmse": 1.0, "mae": 1.0, "r2": 0.5, "pearson": 0.5,
+                                      "spearman": 0.5, "per_drug_pearson": 0.5, "per_drug_spearman": 0.5, "n_pairs": 2}
+    (tmp_path / "GDSC2_lco.json").write_text(json.dumps([record("drug_mean", True), record("mlp_ensemble", False)]))
+    (tmp_path / "GDSC2_lco.md").write_text("**GDSC2, LCO, 5 folds, seed 0**\n\n| table |\n")
+    (tmp_path / "GDSC2_lco_history.json").write_text("{}")
+    pl.DataFrame({"model": ["drug_mean", "mlp_ensemble"], "cell_line": ["A", "A"], "drug": ["d", "d"],
+                  "measured": [1.0, 1.0], "predicted": [0.5, 0.7], "fold": [0, 0]}).write_parquet(
+        tmp_path / "GDSC2_lco_predictions.parquet")
+    report = carry(tmp_path, old, new)
+    assert report["GDSC2_lco"] == {"carried": ["drug_mean"], "set_aside": ["mlp_ensemble"]}
+    kept = json.loads((tmp_path / "GDSC2_lco.json").read_text())
+    assert [(r["model"], r["data_sha256"], r["carried_over_from"]) for r in kept] == [("drug_mean", new, old)]
+    assert pl.read_parquet(tmp_path / "GDSC2_lco_predictions.parquet")["model"].to_list() == ["drug_mean"]
+    assert not (tmp_path / "GDSC2_lco_history.json").exists()
+    assert (tmp_path / "GDSC2_lco.md").read_text().startswith("**GDSC2, LCO, 5 folds, seed 0**\n\n| model |")
+    archived = json.loads((tmp_path / "before_overrides" / "GDSC2_lco.json").read_text())
+    assert [r["data_sha256"] for r in archived] == [old, old]  # the bundle-2 table, unchanged
+    assert carry(tmp_path, old, new) == {}  # a second run finds nothing of the old bundle

@@ -36,9 +36,9 @@ def build(args) -> None:
 
 def print_overrides(overrides: dict) -> None:
     """The curated corrections to GDSC's event table, each with the table's own value and the source."""
-    applied = overrides["applied"]
+    applied, absent = overrides["applied"], overrides["not_in_bundle"]
     print(f"  curated driver-event overrides ({overrides['file']}): {len(applied)} applied"
-          + (f", {len(overrides['not_in_bundle'])} for lines not in this bundle" if overrides["not_in_bundle"] else ""))
+          + (f"; not applied, line not in this bundle: {', '.join(r['cell_line'] for r in absent)}" if absent else ""))
     for row in applied:
         print(f"    {row['cell_line']} {row['event'].removesuffix('_mut')}: {row['value']} (GDSC's table: "
               f"{row['table_value']}); {row['source']}")
@@ -52,8 +52,9 @@ def show(args) -> None:
         print(json.dumps(summary, indent=2))
         return
     print(f"bundle {summary['path']} (version {summary['bundle_version']}, built {summary['built_at']})")
-    print(f"content sha256 {summary['content_sha256']} (before the curated overrides: "
-          f"{summary['content_sha256_before_overrides'][:12]}…)")
+    before = summary["content_sha256_before_overrides"]
+    print(f"content sha256 {summary['content_sha256']}"
+          + (f" (before the curated overrides: {before[:12]}…)" if before != summary["content_sha256"] else ""))
     print(f"{summary['cell_lines']} cell lines, {summary['genes']:,} genes")
     for modality, counts in summary["modalities"].items():
         print(f"  {modality}: {counts['features']:,} features, known for {counts['cell_lines']} cell lines")

@@ -26,9 +26,14 @@ def file_sha256(path: Path = OVERRIDES) -> str:
 
 
 def read_overrides(path: Path = OVERRIDES) -> pl.DataFrame:
-    table = pl.read_csv(path, schema_overrides={"cosmic_id": pl.Int64, "value": pl.Int8})
+    try:
+        table = pl.read_csv(path, schema_overrides={"cosmic_id": pl.Int64, "value": pl.Int8})
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise UserError(f"cannot read {path} as the override table ({', '.join(COLUMNS)}; COSMIC id and value "
+                        f"whole numbers): {str(exc).splitlines()[0]}") from None
     if tuple(table.columns) != COLUMNS:
         raise UserError(f"{path} has columns {table.columns}; expected {list(COLUMNS)}.")
+    table = table.with_columns(pl.col("source").str.strip_chars().replace("", None))
     if table.select(pl.any_horizontal(pl.all().is_null())).to_series().any():
         raise UserError(f"{path} has an empty cell; every row needs a line, its COSMIC id, an event, 0/1 and a source.")
     if not table["value"].is_in([0, 1]).all():
@@ -57,6 +62,9 @@ def apply_overrides(drivers: pl.DataFrame, cell_lines: pl.DataFrame,
                             f"bundle holds as {name!r}: fix the override file.")
         at = pl.col("cell_line") == name
         before = drivers.filter(at)[row["event"]].item()
+        if before == row["value"]:
+            raise UserError(f"driver override for {name} {row['event']}: GDSC's table already says {before}; "
+                            "remove the row.")
         drivers = drivers.with_columns(pl.when(at).then(pl.lit(row["value"], pl.Int8)).otherwise(pl.col(row["event"]))
                                        .cast(drivers.schema[row["event"]]).alias(row["event"]))
         applied.append({**{k: row[k] for k in COLUMNS}, "table_value": before})

@@ -47,7 +47,7 @@ def make_predictor(name: str, preset: str, tuned: dict | None = None):
 
 
 # Models whose inputs hold no driver event (expression, tissue and the training responses only): their evaluation
-# does not change when the event table does (tests/test_evaluate.py permutes the events to check it).
+# does not change when the event table does (tests/test_driver_overrides.py permutes the events to check it).
 READS_NO_DRIVER_EVENTS = ("drug_mean", "tissue_drug_mean", "drug_mean_plus_cell_effect", "ridge_per_drug")
 
 
