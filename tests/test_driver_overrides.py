@@ -125,9 +125,8 @@ def test_undoing_the_overrides_gives_gdscs_table_back(bundle):
 
 def test_the_app_assets_and_the_model_card_carry_the_corrections(assets_dir):
     from drugresponse.export.model_card import _override_lines
-    from drugresponse.serve.catalog import Catalog
-
     from drugresponse.export.serving_assets import with_curated_events
+    from drugresponse.serve.catalog import Catalog
 
     catalog = Catalog.load(assets_dir)
     assert "curated_events" in catalog.cell_lines.columns  # empty for every line of the slice: none is corrected
