@@ -103,7 +103,7 @@ class Catalog:
     def curated_events(self, cell_line: str) -> dict[str, str]:
         """Driver events of this GDSC line set by the curated overrides rather than GDSC's table, each with its note
         (GDSC's value and the source); empty for assets exported before the overrides."""
-        if "curated_events" not in self.cell_lines.columns:
+        if not {"curated_events", "curated_notes"} <= set(self.cell_lines.columns):
             return {}
         row = self.row(cell_line)
         return dict(zip(self.cell_lines["curated_events"][row], self.cell_lines["curated_notes"][row]))
