@@ -60,13 +60,11 @@ def apply_overrides(drivers: pl.DataFrame, cell_lines: pl.DataFrame,
         if name != row["cell_line"]:
             raise UserError(f"driver override names {row['cell_line']!r} with COSMIC id {row['cosmic_id']}, which the "
                             f"bundle holds as {name!r}: fix the override file.")
-        at = pl.col("cell_line") == name
-        before = drivers.filter(at)[row["event"]].item()
+        before = drivers.filter(pl.col("cell_line") == name)[row["event"]].item()
         if before == row["value"]:
             raise UserError(f"driver override for {name} {row['event']}: GDSC's table already says {before}; "
                             "remove the row.")
-        drivers = drivers.with_columns(pl.when(at).then(pl.lit(row["value"], pl.Int8)).otherwise(pl.col(row["event"]))
-                                       .cast(drivers.schema[row["event"]]).alias(row["event"]))
+        drivers = _set(drivers, name, row["event"], row["value"])
         applied.append({**{k: row[k] for k in COLUMNS}, "table_value": before})
     return drivers, applied, absent
 
@@ -74,7 +72,12 @@ def apply_overrides(drivers: pl.DataFrame, cell_lines: pl.DataFrame,
 def without_overrides(drivers: pl.DataFrame, applied: list[dict]) -> pl.DataFrame:
     """``drivers`` as GDSC's table has it: the applied rows (a manifest's ``driver_overrides.applied``) undone."""
     for row in applied:
-        at = pl.col("cell_line") == row["cell_line"]
-        drivers = drivers.with_columns(pl.when(at).then(pl.lit(row["table_value"])).otherwise(pl.col(row["event"]))
-                                       .cast(drivers.schema[row["event"]]).alias(row["event"]))
+        drivers = _set(drivers, row["cell_line"], row["event"], row["table_value"])
     return drivers
+
+
+def _set(drivers: pl.DataFrame, cell_line: str, event: str, value: int | None) -> pl.DataFrame:
+    """``drivers`` with one line's value of one event replaced (None: unknown), the column's type kept."""
+    at = pl.col("cell_line") == cell_line
+    return drivers.with_columns(pl.when(at).then(pl.lit(value)).otherwise(pl.col(event))
+                                .cast(drivers.schema[event]).alias(event))
