@@ -28,8 +28,10 @@ def add_model_options(parser, dataset: str = "GDSC2") -> None:
                              "both: GDSC2 and GDSC1 as one multi-task matrix, one output per drug and screen, GDSC1's "
                              "named 'drug [GDSC1]' (the shipped model)")
     parser.add_argument("--seed", type=int, default=0, help="seed for folds, inner splits and weights")
-    parser.add_argument("--preset", default="full", choices=["full", "quick"],
-                        help="model settings: full (the published model) or quick (seconds, for smoke tests)")
+    parser.add_argument("--preset", default="full", choices=["full", "quick", "extremes"],
+                        help="model settings: full (the published model), quick (seconds, for smoke tests) or "
+                             "extremes (an experiment, not shipped: full with each drug's most sensitive training "
+                             "pairs weighted 3x in the loss)")
 
 
 def add_ray_options(parser, tasks: str = "the folds") -> None:

@@ -27,6 +27,10 @@ class ModelConfig:
     patience: int = 12
     ensemble: int = 5  # members, each early-stopped on its own inner split of the training cell lines
     blend_ridge: bool = True  # learn a blend weight with a ridge layer on the inner validation cell lines
+    # extra loss weight on training pairs whose drug-standardised ln IC50 is below ``extreme_z`` (each drug's most
+    # sensitive): an experiment on recalling exceptional responders (docs/EVALUATION.md); 0 in every shipped preset
+    extreme_weight: float = 0.0
+    extreme_z: float = -1.0
     drivers: HeadConfig | None = HeadConfig()  # the driver-event head; None: expression model only
 
     def replace(self, **changes) -> "ModelConfig":

@@ -76,7 +76,8 @@ def train_member(features: torch.Tensor, z: torch.Tensor, train_mask: np.ndarray
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     rows = np.nonzero(train_mask.any(axis=1))[0]
     val_rows = np.nonzero(val_mask.any(axis=1))[0]
-    tm, vm = torch.from_numpy(train_mask.astype(np.float32)), torch.from_numpy(val_mask.astype(np.float32))
+    emphasis = 1.0 + config.extreme_weight * (z < config.extreme_z).float()  # 1 everywhere unless asked for
+    tm, vm = torch.from_numpy(train_mask.astype(np.float32)) * emphasis, torch.from_numpy(val_mask.astype(np.float32)) * emphasis
     generator = torch.Generator().manual_seed(seed)
     best = (float("inf"), 0, None)
     train_curve, val_curve = [], []

@@ -26,8 +26,13 @@ QUICK = ModelConfig(
     ensemble=2, blend_ridge=True, drivers=HeadConfig(min_carriers=3, max_p=0.05),
 )
 
-PRESETS = {"full": EXPRESSION_ONLY, "quick": QUICK}
-CANDIDATES = {"full": (EXPRESSION_ONLY, ALL_OMICS), "quick": (QUICK, QUICK.replace(hidden=(16,)))}
+# Not shipped: the full recipe with each drug's most sensitive training pairs weighted three times in the loss (the
+# exceptional-responder experiment of docs/EVALUATION.md; benchmarks/results/extreme_weighting/)
+EXTREMES = {"extreme_weight": 2.0, "extreme_z": -1.0}
+
+PRESETS = {"full": EXPRESSION_ONLY, "quick": QUICK, "extremes": EXPRESSION_ONLY.replace(**EXTREMES)}
+CANDIDATES = {"full": (EXPRESSION_ONLY, ALL_OMICS), "quick": (QUICK, QUICK.replace(hidden=(16,))),
+              "extremes": (EXPRESSION_ONLY.replace(**EXTREMES), ALL_OMICS.replace(**EXTREMES))}
 
 
 def candidates_for(preset: str) -> tuple[ModelConfig, ...]:
