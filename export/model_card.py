@@ -149,6 +149,8 @@ def model_card(sidecar: dict, summary: dict, int8: dict | None = None, int8_accu
                   "responses from either screen are never learnt).", ""]
     if summary.get("cross_study"):
         lines += ["### Against other measurements of the same pairs (cross-study)", "", summary["cross_study"], ""]
+    if summary.get("exceptional_responders"):
+        lines += ["### Each drug's most sensitive responses", "", summary["exceptional_responders"], ""]
     lines += ["Pooled R² and Pearson mostly measure how different the drugs are from each other (predicting each "
               "drug's mean alone reaches LCO R² 0.71); per-drug Pearson says whether the model ranks cell lines for a "
               "drug, and is the figure to read.", ""]

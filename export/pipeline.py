@@ -42,7 +42,8 @@ def _check_results(results: Path, info: dict) -> None:
 def _check_benchmarks(results: Path, info: dict) -> None:
     """The biomarker and cross-study figures the app and the model card show must be of the checkpoint's bundle."""
     for name, command in (("biomarkers.json", "python benchmarks/biomarkers.py"),
-                          ("cross_study.json", "drugresponse evaluate --cross-study all")):
+                          ("cross_study.json", "drugresponse evaluate --cross-study all"),
+                          ("exceptional_responders.json", "python benchmarks/exceptional_responders.py")):
         path = results / name
         found = json.loads(path.read_text()).get("data_sha256") if path.is_file() else info["data_sha256"]
         if found != info["data_sha256"]:

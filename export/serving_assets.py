@@ -99,11 +99,13 @@ def write_evaluation(results: Path, dataset: str, checkpoint: Path, assets: Path
         summary["conformal_coverage"] = conformal["empirical_coverage"]
     for source, target in ((f"{dataset}_lco_{MODEL}_heldout_all_drugs.parquet", "lco_heldout_all_drugs.parquet"),
                            (f"{dataset}_lco_{MODEL}_contributions.parquet", "lco_contributions.parquet"),
-                           ("biomarkers.json", "biomarkers.json")):
+                           ("biomarkers.json", "biomarkers.json"),
+                           ("exceptional_responders.json", "exceptional_responders.json")):
         if (results / source).is_file():
             copy_file_atomic(results / source, out / target)
-    if (results / "cross_study.md").is_file():
-        summary["cross_study"] = (results / "cross_study.md").read_text().strip()
+    for name in ("cross_study", "exceptional_responders"):
+        if (results / f"{name}.md").is_file():
+            summary[name] = (results / f"{name}.md").read_text().strip()
     history = results / f"{dataset}_lco_history.json"
     if history.is_file():
         copy_file_atomic(history, out / "lco_history.json")

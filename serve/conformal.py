@@ -110,6 +110,34 @@ def exceptional_responders(predictions: pl.DataFrame, coverage: float = COVERAGE
             "predicted_pairs": predicted_low, "predicted_coverage": covered_low / predicted_low if predicted_low else None}
 
 
+def by_screen(predictions: pl.DataFrame, screens: pl.DataFrame, coverage: float = COVERAGE) -> dict:
+    """``exceptional_responders`` of each screen's outputs on their own (``screens``: drug, screen), where the model
+    has more than one screen."""
+    if screens.is_empty() or screens["screen"].n_unique() < 2:
+        return {}
+    keyed = predictions.join(screens.select("drug", "screen"), on="drug", how="inner")
+    return {screen: exceptional_responders(part.drop("screen"), coverage)
+            for (screen,), part in keyed.group_by("screen", maintain_order=True)}
+
+
+def references(benchmark: dict | None) -> dict:
+    """What other measurements of the same pairs recall of one screen's most sensitive ones, beside the network on
+    those pairs (``benchmarks/exceptional_responders.py``, copied by the export): reference points, not bounds (each
+    side is one noisy measurement). Empty for assets without the benchmark."""
+    if not benchmark:
+        return {}
+    out = {}
+    other = [{"screen": r["screen"], "measured_by": r["other"], "drugs": r["drugs"], "recall": r["other_screen"],
+              "network": r["mlp_ensemble"]} for r in benchmark.get("other_screen", [])]
+    if other:
+        out["other_screen"] = other
+    replicates = benchmark.get("replicates") or {}
+    if replicates:
+        out["replicate"] = {"drugs": replicates["drugs"], "recall": replicates["replicate"],
+                            "network": replicates["mlp_ensemble"]}
+    return out
+
+
 def read_conformal(evaluation_dir) -> dict:
     """The export's ``conformal.json`` (an empty record when the assets have none: no intervals are shown)."""
     path = Path(evaluation_dir) / CONFORMAL_FILE

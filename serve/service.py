@@ -16,7 +16,7 @@ from drugresponse.errors import UserError
 
 from .calibration import Calibration
 from .catalog import Catalog
-from .conformal import exceptional_responders
+from .conformal import by_screen, exceptional_responders, references
 from .runtime import MODALITIES, ModelRuntime
 from .sample_context import Lineages, call_words, measured_range, similar_lines, unknown_event_effects
 from .uploads import APP, Limits, ProfileSchema, UploadReport, parse_profiles
@@ -66,6 +66,9 @@ class PredictionService:
         self.lineages = Lineages(self.held_out, self.tissues)
         held_out_pairs = catalog.evaluation("lco_predictions.parquet")
         self.exceptional = exceptional_responders(held_out_pairs) if held_out_pairs is not None else {}
+        if self.exceptional:
+            self.exceptional["by_screen"] = by_screen(held_out_pairs, catalog.drug_table_all())
+            self.exceptional["references"] = references(catalog.evaluation("exceptional_responders.json"))
 
     @property
     def conformal(self) -> dict:

@@ -191,14 +191,37 @@ def exceptional_text(stats: dict) -> str:
     """What the intervals and the ranking mean for the responses users look for most: each drug's most sensitive."""
     if not stats or stats.get("coverage") is None:
         return ""
+    screens = stats.get("by_screen") or {}
+    over = (" over both screens (" + ", ".join(f"{s} {v['recall']:.0%}" for s, v in screens.items()) + ")"
+            if screens else "")
     return (f"**Exceptional responders.** Among the pairs *predicted* in a drug's {stats['share']:.0%} most sensitive, "
             f"the 80% interval covered {stats['predicted_coverage']:.0%} of measured values ({stats['predicted_pairs']:,} "
             f"held-out pairs): the intervals hold for the predictions you can see. The {stats['share']:.0%} most "
             f"sensitive *measured* responses of each drug ({stats['pairs']:,} pairs) are another matter: the interval "
-            f"covered only **{stats['coverage']:.0%}** of them, and {stats['recall']:.0%} were predicted among the drug's "
-            f"{stats['top']:.0%} most sensitive. An exceptional response is mostly predicted as sensitive, not as "
+            f"covered only **{stats['coverage']:.0%}** of them, and {stats['recall']:.0%}{over} were predicted among the "
+            f"drug's {stats['top']:.0%} most sensitive. An exceptional response is mostly predicted as sensitive, not as "
             "exceptional: the model cannot tell the extreme responders among the lines it calls sensitive, so a low "
-            "percentile says \"likely among the most sensitive\", not how far a line will go.")
+            "percentile says \"likely among the most sensitive\", not how far a line will go."
+            + references_text(stats.get("references") or {}))
+
+
+def references_text(references: dict) -> str:
+    """That recall beside what another measurement of the same pairs recalls (empty where the assets have none)."""
+    parts = []
+    other = {r["screen"]: r for r in references.get("other_screen", [])}
+    if {"GDSC2", "GDSC1"} <= set(other):
+        a, b = other["GDSC2"], other["GDSC1"]
+        parts.append(f"on the {a['drugs']} drugs both screens measured, one screen's own measurement of the same line "
+                     f"and drug recalls the other's most sensitive pairs at {a['recall']:.0%} (GDSC2's, by GDSC1) and "
+                     f"{b['recall']:.0%} (the reverse), where the model recalls {a['network']:.0%} of GDSC2's and "
+                     f"{b['network']:.0%} of GDSC1's (the model learnt each screen's own assay from the training lines, "
+                     "which the other screen's measurement cannot know: beating it is not beating a re-test)")
+    if "replicate" in references:
+        r = references["replicate"]
+        parts.append(f"where GDSC2 lists a drug twice ({r['drugs']} drugs), one entry's measurement recalls the "
+                     f"other's at {r['recall']:.0%} (the model {r['network']:.0%})")
+    return (" For comparison, " + "; ".join(parts) + ". Each of these is one noisy measurement: reference points, "
+            "not bounds.") if parts else ""
 
 
 def coverage_by_tissue(conformal: dict) -> pd.DataFrame:

@@ -134,3 +134,25 @@ def test_the_shipped_catalog_reads_the_corrected_fusion_labels_and_says_so(servi
     corrected = service.runtime.predict(profile)[0, nilotinib]
     profile["drivers"][0, column["BCR-ABL_mut"]] = 0
     assert corrected < service.runtime.predict(profile)[0, nilotinib] - 1.0
+
+
+def test_the_app_compares_the_recall_of_extremes_with_the_committed_benchmarks_references(service):
+    """The Model tab's comparison with another measurement of the same pairs is the committed benchmark's, and the
+    benchmark scored the same held-out predictions the app ships (its network recall on GDSC2 LCO is recomputable
+    from them, and is the app's GDSC2 figure)."""
+    import sys
+
+    from .test_docs import ROOT
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.exceptional_responders import recall
+    from drugresponse.serve.conformal import references
+
+    benchmark = json.loads((ROOT / "benchmarks" / "results" / "exceptional_responders.json").read_text())
+    served = service.model_info()["exceptional_responders"]
+    assert served["references"] == references(benchmark) != {}
+    shipped = service.catalog.evaluation("lco_predictions.parquet")
+    gdsc2 = shipped.filter(~shipped["drug"].str.ends_with("[GDSC1]"))
+    quoted = next(r for r in benchmark["by_model"] if (r["split"], r["screen"], r["model"]) == ("lco", "GDSC2", "mlp_ensemble"))
+    assert recall(gdsc2, "predicted", "measured")["recall"] == pytest.approx(quoted["recall"], abs=1e-9)
+    assert served["by_screen"]["GDSC2"]["recall"] == pytest.approx(quoted["recall"], abs=1e-9)

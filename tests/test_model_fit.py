@@ -98,3 +98,13 @@ def test_extreme_weighting_fits_each_drugs_most_sensitive_pairs_closer(matrix):
             return float(np.mean((net(features) - z).numpy()[extreme] ** 2))
 
     assert tail_error(5.0) < tail_error(0.0)
+
+
+def test_no_shipped_preset_weights_the_extremes():
+    """The loss weighting is an experiment (``--preset extremes``): the published settings, their candidates and the
+    smoke-test preset keep the plain loss."""
+    from drugresponse.train.model.presets import PRESETS, candidates_for
+
+    for preset in ("full", "quick"):
+        assert all(c.extreme_weight == 0 for c in (PRESETS[preset], *candidates_for(preset)))
+    assert all(c.extreme_weight > 0 for c in (PRESETS["extremes"], *candidates_for("extremes")))

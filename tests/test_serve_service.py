@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -151,4 +152,35 @@ def test_exceptional_responders_are_scored_on_the_drugs_most_sensitive_measured_
                                    .alias("predicted"))
     stats = exceptional_responders(shrunk)
     assert stats["recall"] == 1.0 and stats["coverage"] < 0.5
-    assert service.model_info()["exceptional_responders"] == exceptional_responders(held_out)
+    served = dict(service.model_info()["exceptional_responders"])
+    assert served.pop("references") == {}  # the fixture's results have no exceptional_responders benchmark
+    screens = served.pop("by_screen")
+    assert served == exceptional_responders(held_out)
+    gdsc1 = held_out["drug"].str.ends_with("[GDSC1]")
+    assert screens["GDSC2"] == exceptional_responders(held_out.filter(~gdsc1))
+    assert screens["GDSC1"] == exceptional_responders(held_out.filter(gdsc1))
+
+
+def test_exceptional_responder_references_are_read_from_the_benchmark_and_said_beside_the_recall():
+    """The app compares the model's recall of the extremes with another measurement's, both directions, as the
+    committed benchmark measured them; assets without that benchmark say nothing of it."""
+    from drugresponse.serve.conformal import references
+    from drugresponse.serve.views import exceptional_text, references_text
+
+    root = Path(__file__).resolve().parent.parent
+    benchmark = json.loads((root / "benchmarks" / "results" / "exceptional_responders.json").read_text())
+    found = references(benchmark)
+    by_screen = {r["screen"]: r for r in benchmark["other_screen"]}
+    assert {r["screen"]: (r["measured_by"], r["recall"], r["network"]) for r in found["other_screen"]} == {
+        s: (r["other"], r["other_screen"], r["mlp_ensemble"]) for s, r in by_screen.items()}
+    assert found["replicate"]["recall"] == benchmark["replicates"]["replicate"]
+    text = references_text(found)
+    for screen in ("GDSC2", "GDSC1"):  # both directions, each beside the model on the same pairs
+        assert f"{by_screen[screen]['other_screen']:.0%}" in text and f"{by_screen[screen]['mlp_ensemble']:.0%} of {screen}'s" in text
+    assert f"({benchmark['replicates']['drugs']} drugs)" in text and "not bounds" in text
+    assert references(None) == {} and references_text({}) == ""
+    stats = {"share": 0.05, "top": 0.2, "pairs": 100, "coverage": 0.3, "recall": 0.63, "predicted_pairs": 90,
+             "predicted_coverage": 0.8, "by_screen": {"GDSC2": {"recall": 0.71}, "GDSC1": {"recall": 0.58}}}
+    said = exceptional_text({**stats, "references": found})
+    assert said.endswith(text) and "63% over both screens (GDSC2 71%, GDSC1 58%)" in said
+    assert "For comparison" not in exceptional_text(stats)
