@@ -57,16 +57,15 @@ NO_RANKING = {"lco": {"drug_mean", "drug_mean_plus_cell_effect"},
 
 def recall(table: pl.DataFrame, predicted: str, measured: str) -> dict:
     """Pooled recall of each drug's most sensitive ``measured`` pairs among its lowest ``predicted`` ones."""
-    from serve.conformal import EXCEPTIONAL, TOP
+    from serve.conformal import recalled_extremes
 
     extremes = recalled = drugs = 0
     for (_,), group in table.select("drug", predicted, measured).drop_nulls().group_by("drug"):
         if group.height < MIN_PAIRS:
             continue
-        m, p = group[measured].to_numpy(), group[predicted].to_numpy()
-        extreme = m <= np.quantile(m, EXCEPTIONAL)
+        extreme, hit = recalled_extremes(group[measured].to_numpy(), group[predicted].to_numpy())
         extremes += int(extreme.sum())
-        recalled += int((p[extreme] <= np.quantile(p, TOP)).sum())
+        recalled += int(hit.sum())
         drugs += 1
     return {"recall": recalled / extremes if extremes else None, "pairs": extremes, "drugs": drugs}
 
@@ -118,18 +117,17 @@ def screen_reference(responses: pl.DataFrame) -> list[dict]:
 
 def flags(table: pl.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """For every drug's most sensitive measured pairs (as in ``recall``): its line, and whether each column recalls it."""
-    from serve.conformal import EXCEPTIONAL, TOP
+    from serve.conformal import recalled_extremes
 
     lines, hits = [], {c: [] for c in columns}
     for (_,), group in table.group_by("drug", maintain_order=True):
         if group.height < MIN_PAIRS:
             continue
         m = group["measured"].to_numpy()
-        extreme = m <= np.quantile(m, EXCEPTIONAL)
-        lines.append(group["cell_line"].to_numpy()[extreme])
         for c in columns:
-            p = group[c].to_numpy()
-            hits[c].append(p[extreme] <= np.quantile(p, TOP))
+            extreme, hit = recalled_extremes(m, group[c].to_numpy())
+            hits[c].append(hit)
+        lines.append(group["cell_line"].to_numpy()[extreme])
     names, index = np.unique(np.concatenate(lines), return_inverse=True)
     return index, len(names), {c: np.concatenate(v) for c, v in hits.items()}
 

@@ -83,6 +83,13 @@ EXCEPTIONAL = 0.05  # each drug's most sensitive measured responses: the pairs u
 TOP = 0.2  # "predicted among the most sensitive": the drug's lowest fifth of predictions
 
 
+def recalled_extremes(measured: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For one drug's pairs: which are among its ``EXCEPTIONAL`` most sensitive measured, and, for each of those,
+    whether its prediction is among the drug's ``TOP`` most sensitive."""
+    extreme = measured <= np.quantile(measured, EXCEPTIONAL)
+    return extreme, predicted[extreme] <= np.quantile(predicted, TOP)
+
+
 def exceptional_responders(predictions: pl.DataFrame, coverage: float = COVERAGE, seed: int = 0) -> dict:
     """What the intervals and the ranking mean for each drug's ``EXCEPTIONAL`` most sensitive measured held-out pairs:
     how often their 80% interval (cross-calibrated as in ``conformal_intervals``) covers the measured value, and how
@@ -96,12 +103,12 @@ def exceptional_responders(predictions: pl.DataFrame, coverage: float = COVERAGE
         residual, in_a = group["residual"].to_numpy(), group["half_a"].to_numpy()
         if not all(np.isfinite(conformal_quantile(residual[half], coverage)) for half in (in_a, ~in_a)):
             continue  # too few lines in a half for an interval: an infinite one would count as covering
-        extreme = measured <= np.quantile(measured, EXCEPTIONAL)
+        extreme, hit = recalled_extremes(measured, predicted)
         low = predicted <= np.quantile(predicted, EXCEPTIONAL)
         covered = _cross_covered(residual, in_a, coverage)
         extremes += int(extreme.sum())
         covered_extremes += int(covered[extreme].sum())
-        recalled += int((predicted[extreme] <= np.quantile(predicted, TOP)).sum())
+        recalled += int(hit.sum())
         predicted_low += int(low.sum())
         covered_low += int(covered[low].sum())
     return {"share": EXCEPTIONAL, "top": TOP, "pairs": extremes,
