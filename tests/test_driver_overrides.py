@@ -56,19 +56,16 @@ def test_a_row_that_could_land_on_the_wrong_line_or_event_is_refused(bundle):
             {"cell_line": line, "cosmic_id": cosmic, "event": "BCR-ABL1_fusion", "value": 1, "source": "x"}]))
 
 
-def test_bad_override_files_are_refused_with_the_reason(tmp_path):
+@pytest.mark.parametrize(("row", "reason"), [
+    ("K-562,905940,BCR-ABL_mut,yes,paper", "whole numbers"),
+    ("K-562,905940,BCR-ABL_mut,1,   ", "empty cell"),
+    ("K-562,905940,BCR-ABL_mut,2,paper", "0 or 1"),
+    ("K-562,905940,BCR-ABL_mut,1,", "empty cell"),
+])
+def test_bad_override_files_are_refused_with_the_reason(tmp_path, row, reason):
     path = tmp_path / "overrides.csv"
-    path.write_text("cell_line,cosmic_id,event,value,source\nK-562,905940,BCR-ABL_mut,yes,paper\n")
-    with pytest.raises(UserError, match="whole numbers"):
-        read_overrides(path)
-    path.write_text("cell_line,cosmic_id,event,value,source\nK-562,905940,BCR-ABL_mut,1,   \n")
-    with pytest.raises(UserError, match="empty cell"):
-        read_overrides(path)
-    path.write_text("cell_line,cosmic_id,event,value,source\nK-562,905940,BCR-ABL_mut,2,paper\n")
-    with pytest.raises(UserError, match="0 or 1"):
-        read_overrides(path)
-    path.write_text("cell_line,cosmic_id,event,value,source\nK-562,905940,BCR-ABL_mut,1,\n")
-    with pytest.raises(UserError, match="empty cell"):
+    path.write_text(f"cell_line,cosmic_id,event,value,source\n{row}\n")
+    with pytest.raises(UserError, match=reason):
         read_overrides(path)
 
 
