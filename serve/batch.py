@@ -134,17 +134,22 @@ def report_path(out: Path) -> Path:
     return out.with_name(out.name + ".report.json")
 
 
-def apply_mutations(report, calls, matched: set[str]) -> None:
+def apply_mutations(report, calls, matched: set[str], only: str | None = None) -> bool:
     """Set each sample's driver events from the mutation list (paired by name, case-insensitively); the samples
-    paired are added to ``matched``."""
+    paired are added to ``matched``. ``only``: the mutation list's one sample, paired with the cohort's one sample
+    whatever the names (the app's rule: Salmon names every sample ``quant``). True when that pairing was used."""
     by_name = {s.lower(): s for s in calls.samples}
     drivers = report.profiles["drivers"]
+    by_being_only = False
     for row, name in enumerate(report.samples):
         sample = by_name.get(name.lower())
+        if sample is None and only is not None:
+            sample, by_being_only = only, True
         if sample is not None:
             for j, value in calls.events[sample].items():
                 drivers[row, j] = value
             matched.add(sample)
+    return by_being_only
 
 
 def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, out: Path, chunk: int = CHUNK,
@@ -165,19 +170,21 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
                   "input": source.name, "mutations": Path(mutations).name if mutations is not None else None,
                   "units": "ln_ic50, interval_low, interval_high: natural log of IC50 in µM; ic50_um: µM"}
     output = OutputFile(out, provenance)
-    samples_done, flagged, skipped, notes, matched = 0, 0, [], {}, set()
+    samples_done, flagged, skipped, notes, matched, by_being_only = 0, 0, [], {}, set(), False
     stages = dict.fromkeys(("read", "predict", "write"), 0.0)  # busy seconds; reading runs beside the other two
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drugresponse-read")
     bar = None
     try:
         cohort = read_cohort(source, schema, chunk, skip_invalid)
+        only = (calls.samples[0] if calls is not None and len(calls.samples) == 1 and cohort.samples == 1
+                else None)
         bar = tqdm(total=cohort.samples, unit="sample", desc="scoring", file=sys.stderr, disable=not progress)
         for report, invalid in _read_ahead(_timed(cohort.chunks, stages, "read"), pool):
             skipped += invalid
             notes.update(dict.fromkeys(report.notes))
             if report.samples:
                 if calls is not None:
-                    apply_mutations(report, calls, matched)
+                    by_being_only |= apply_mutations(report, calls, matched, only)
                 clock = time.perf_counter()
                 scored = score_table(runtime, calibration, report.samples, report.profiles, report.flags)
                 stages["predict"] += time.perf_counter() - clock
@@ -192,6 +199,11 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
                 report_skipped(out, skipped)
             raise UserError(f"{source} has no sample that could be scored" + (
                 f" ({len(skipped)} skipped; see the reasons in {skipped_path(out)})." if skipped else "."))
+        if calls is not None and not matched:  # a mutation file that sets nothing is a mistake, not a detail
+            raise UserError(f"{Path(mutations).name}: none of its samples ({', '.join(map(repr, calls.samples[:3]))}"
+                            f"{' …' if len(calls.samples) > 3 else ''}) is in {source.name} (which has "
+                            f"{cohort.samples or 'other'} sample(s)); name the samples the same in both files. Nothing "
+                            "was written.")
         output.commit()
     except BaseException:
         output.abort()
@@ -207,7 +219,14 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
              + list(notes))
     if calls is not None:
         unpaired = [s for s in calls.samples if s not in matched]
-        notes.append(f"{Path(mutations).name} ({calls.kind}): events set for {len(matched):,} sample(s)"
+        events = sorted({schema.features["drivers"][j] + (" = 1" if v else " = 0")
+                         for s in matched for j, v in calls.events[s].items()})
+        paired = f"paired with {len(matched):,} sample(s)" + (
+            f" ({only!r} with the input's one sample, by being the only sample of each file)" if by_being_only
+            else "")
+        notes.append(f"{Path(mutations).name} ({calls.kind}): {paired}; "
+                     + (f"events set: {', '.join(events[:8])}{' …' if len(events) > 8 else ''}" if events else
+                        "no GDSC event in it (nothing changes)")
                      + (f"; {len(unpaired):,} of its samples are not in {source.name} and were not used (e.g. "
                         f"{', '.join(map(repr, unpaired[:3]))})" if unpaired else "") + ".")
         notes += mutation_notes(calls)

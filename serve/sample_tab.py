@@ -137,9 +137,9 @@ def build(service: PredictionService, explainer, downloads: Downloads, reference
                 pl.DataFrame(context["similar_lines"]))
 
     gr.Markdown("Upload your own samples' profiles: the app's layouts, or files as labs have them (RNA-seq TPM tables "
-                "with Ensembl IDs or HGNC symbols, nf-core/rnaseq merged tables, RSEM or Salmon output, GCT, Excel; "
-                "mutations as an annotated VCF, a MAF, a gene and protein-change table, or a list like 'BRAF V600E, "
-                "TP53 R273H').\n\n" + PANEL + "\n\n" + CAVEAT)
+                "with Ensembl IDs or HGNC symbols, nf-core/rnaseq merged tables, RSEM, Salmon, STAR or featureCounts "
+                "output, GCT, Excel; mutations as an annotated VCF, a MAF, a gene and protein-change table, or a list "
+                "like 'BRAF V600E, TP53 R273H').\n\n" + PANEL + "\n\n" + CAVEAT)
     with gr.Accordion("Accepted layouts, scales and names", open=False):
         gr.Markdown(FORMAT_HELP)
     with gr.Row():

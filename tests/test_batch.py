@@ -128,7 +128,7 @@ def test_cli_refusals_are_messages(assets_dir, tmp_path, monkeypatch, capsys, ar
     error = capsys.readouterr().err
     assert message in error
     if "cannot be read" in message:
-        assert "Accepted file types: .csv, .tsv, .txt, .parquet, .xlsx, .gct, .results, .sf, .vcf, .maf" in error
+        assert "Accepted file types: .csv, .tsv, .txt, .tab, .parquet, .xlsx, .gct, .results, .sf, .vcf, .maf" in error
 
 
 def test_one_row_samples_in_the_long_layout_cost_at_most_two_chunks_of_arrays(bundle, runtime, calibration, tmp_path,
@@ -196,12 +196,36 @@ def test_a_mutation_list_sets_the_cohorts_events_and_the_output_names_its_model(
     predicted = pl.read_parquet(out)["ln_ic50"].to_numpy().reshape(3, -1)
     np.testing.assert_allclose(predicted, runtime.predict(expected), atol=1e-5)
     assert np.abs(predicted[1] - without[1]).max() > 1e-3 and np.abs(predicted[[0, 2]] - without[[0, 2]]).max() < 1e-5
-    assert any("events set for 1 sample(s); 1 of its samples are not in cohort.csv" in n for n in report["notes"])
+    assert any(f"paired with 1 sample(s); events set: {event} = 1; 1 of its samples are not in cohort.csv" in n
+               for n in report["notes"])
     written = json.loads(report_path(out).read_text())
     assert written["input"] == "cohort.csv" and written["mutations"] == "mutations.csv"
     assert written["model_version"] == runtime.metadata["model_version"] and written["samples"] == 3
     embedded = json.loads(pq.read_schema(out).metadata[b"drugresponse"])
     assert embedded["model_version"] == runtime.metadata["model_version"] and embedded["input"] == "cohort.csv"
+
+
+def test_one_sample_mutation_file_pairs_with_one_sample_cohort_whatever_the_names(bundle, runtime, calibration,
+                                                                                   tmp_path):
+    """The app's rule in ``drugresponse predict`` too: Salmon names its one sample ``quant`` and a VCF names the tumour
+    otherwise, so one sample with one sample pairs by being the only one of each file (and says so); a mutation file
+    none of whose samples is in a larger cohort is refused, with nothing written, not silently ignored."""
+    schema = ProfileSchema.of(runtime)
+    event = next(e for e in schema.features_read["drivers"] if e.endswith("_mut") and "-" not in e)
+    (tmp_path / "one.csv").write_bytes(wide_csv(bundle, [0], modalities=("expression",)))
+    (tmp_path / "calls.csv").write_text(f"sample,gene,protein_change\nTUMOR,{event.removesuffix('_mut')},R100W\n")
+    out = tmp_path / "one.parquet"
+    report = predict_file(runtime, calibration, tmp_path / "one.csv", out, progress=False,
+                          mutations=tmp_path / "calls.csv")
+    expected = parse_profiles(wide_csv(bundle, [0], modalities=("expression",)), schema).profiles
+    expected["drivers"][0, runtime.driver_names.index(event)] = 1.0
+    np.testing.assert_allclose(pl.read_parquet(out)["ln_ic50"].to_numpy(), runtime.predict(expected)[0], atol=1e-5)
+    assert any("by being the only sample of each file" in n for n in report["notes"])
+    (tmp_path / "three.csv").write_bytes(wide_csv(bundle, [0, 1, 2], modalities=("expression",)))
+    with pytest.raises(UserError, match="none of its samples \\('TUMOR'\\) is in three.csv.*Nothing was written"):
+        predict_file(runtime, calibration, tmp_path / "three.csv", tmp_path / "three.parquet", progress=False,
+                     mutations=tmp_path / "calls.csv")
+    assert not (tmp_path / "three.parquet").exists()
 
 
 def test_long_layout_slices_bring_at_most_a_chunk_of_new_samples_each():

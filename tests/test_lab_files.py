@@ -207,7 +207,7 @@ def test_a_panel_of_a_quarter_of_the_model_genes_is_refused_pointing_to_the_gene
     assert "The list of genes it reads can be downloaded in the app (Your sample tab)." in message
 
 
-ACCEPTED = "Accepted file types: .csv, .tsv, .txt, .parquet, .xlsx, .gct, .results, .sf, .vcf, .maf"
+ACCEPTED = "Accepted file types: .csv, .tsv, .txt, .tab, .parquet, .xlsx, .gct, .results, .sf, .vcf, .maf"
 
 
 def _zipped(members: dict[str, bytes]) -> bytes:

@@ -238,3 +238,57 @@ def test_the_user_guides_api_example_predicts_the_catalogs_line(shipped):
     context = shipped.context(alone, "BT-474", "Lapatinib")
     assert context["similar_lines"][0]["cell_line"] == "BT-474" and context["similar_lines"][0]["pearson_r"] > 0.99
     assert context["unknown_events"]
+
+
+# 10. files a newcomer's review found misread or refused with the wrong reason
+
+@pytest.mark.parametrize("library, column", [("reverse", 3), ("forward", 2), ("unstranded", 1)])
+def test_star_reads_per_gene_reads_the_count_column_that_fits_the_library(bundle, names, schema, sample, library,
+                                                                          column):
+    """STAR's ReadsPerGene.out.tab has no header and three count columns (unstranded, same strand, opposite strand);
+    the wrong strand's column of a stranded library holds almost no reads and was read as three samples named by a
+    count. The column read is the one whose strand leaves fewer reads on no gene, or the unstranded one when the two
+    strands are alike; the sample is named after the file."""
+    rows = pl.read_csv(lab_files.genes_as_rows(bundle.genes, names, {sample: bundle.profiles["expression"][ROW]}),
+                       separator="\t")
+    counts = (rows[sample] * 20).round().cast(pl.Int64)
+    few = (counts // 50).to_list()
+    right, wrong = counts.to_list(), few
+    strands = {"reverse": (right, wrong, right), "forward": (right, right, wrong),
+               "unstranded": (right, [c // 2 for c in right], [c - c // 2 for c in right])}[library]
+    no_feature = {"reverse": (900, 15_000, 1_000), "forward": (900, 1_000, 15_000),
+                  "unstranded": (900, 8_000, 8_100)}[library]
+    lines = ["N_unmapped\t1734\t1734\t1734", "N_multimapping\t2235\t2235\t2235",
+             "N_noFeature\t" + "\t".join(map(str, no_feature)), "N_ambiguous\t1470\t167\t1064"]
+    lines += ["\t".join(map(str, values)) for values in zip(rows["gene"].to_list(), *strands)]
+    report = parse_profiles(("\n".join(lines) + "\n").encode(), schema, name=f"{sample}.ReadsPerGene.out.tab")
+    assert report.samples == [sample] and f"count column {column + 1} read" in report.format
+    wanted = pl.DataFrame({"gene": rows["gene"], sample: strands[column - 1]}).write_csv(separator="\t").encode()
+    np.testing.assert_allclose(report.profiles["expression"], parse_profiles(wanted, schema, name="t.tsv")
+                               .profiles["expression"])
+
+
+def test_a_genes_as_rows_table_naming_a_sample_twice_is_refused(bundle, names, schema, sample):
+    profile = bundle.profiles["expression"][ROW]
+    data = lab_files.genes_as_rows(bundle.genes, names, {sample: profile, "other": profile})
+    data = data.replace(b"\tother", f"\t{sample}".encode(), 1)
+    with pytest.raises(UserError, match=f"sample column\\(s\\) '{sample}' appear more than once.*name each sample once"):
+        parse_profiles(data, schema, name="tpm.tsv")
+
+
+def test_a_geo_series_matrix_is_refused_saying_what_it_is_and_what_to_upload(bundle, names, schema, sample):
+    table = lab_files.genes_as_rows(bundle.genes, names, {sample: bundle.profiles["expression"][ROW]})
+    data = (b'!Series_title\t"Cell lines"\n!Series_geo_accession\t"GSE1"\n\n!series_matrix_table_begin\n' + table
+            + b"!series_matrix_table_end\n")
+    with pytest.raises(UserError, match="is a GEO series matrix.*gene-level expression table.*delete the lines"):
+        parse_profiles(data, schema, name="GSE1_series_matrix.txt")
+
+
+def test_a_salmon_file_of_gencode_transcript_names_is_refused_as_transcripts(bundle, schema):
+    """Salmon run on GENCODE's FASTA without --gencode names each transcript by the whole FASTA header."""
+    names_ = ["ENST00000288602.11|ENSG00000157764.14|OTTHUMG00000157457.5|OTTHUMT00000348871.3|BRAF-201|BRAF|2480|"
+              "protein_coding|", "ENST00000269305.9|ENSG00000141510.18|-|-|TP53-201|TP53|2512|protein_coding|"]
+    data = pl.DataFrame({"Name": names_, "Length": 2000, "EffectiveLength": 1850.0, "TPM": [10.0, 20.0],
+                         "NumReads": [200.0, 400.0]}).write_csv(separator="\t").encode()
+    with pytest.raises(UserError, match=r"names transcripts, not genes \(e.g. ENST00000288602.11\|…, "):
+        parse_profiles(data, schema, name="quant.sf")

@@ -204,3 +204,40 @@ def test_an_unknown_event_lists_only_the_drugs_it_moves(bundle, schema, runtime)
         assert next(iter(effect["drugs"].values())) == effect["largest_shift"]
     text = unknown_events_text({"unknown_events": effects})
     assert "+0.00" not in text and "-0.00" not in text
+
+
+def test_a_multi_allelic_site_gives_each_sample_its_own_alleles_consequence(expression, schema, sample):
+    """ALT ``T,G`` where T is synonymous and G missense: ``0/1`` carries T, which alters no protein, and sets nothing;
+    ``0/2`` carries the missense change. VEP's trimmed indel allele (``-``) names its ALT too."""
+    header = ["##fileformat=VCFv4.2",
+              '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: '
+              'Allele|Consequence|IMPACT|SYMBOL|Gene">',
+              "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", sample])]
+
+    def vcf(ref: str, alt: str, csq: str, genotype: str) -> bytes:
+        record = "\t".join(["chr17", "7673802", ".", ref, alt, "50", "PASS", f"CSQ={csq}", "GT", genotype])
+        return ("\n".join([*header, record]) + "\n").encode()
+
+    csq = "T|synonymous_variant|LOW|TP53|ENSG1,G|missense_variant|MODERATE|TP53|ENSG1"
+    assert events_set(with_mutations(expression, schema, vcf("C", "T,G", csq, "0/1"), "s.vcf"), schema) == {}
+    assert events_set(with_mutations(expression, schema, vcf("C", "T,G", csq, "0/2"), "s.vcf"), schema) == \
+        {"TP53_mut": 1.0}
+    assert events_set(with_mutations(expression, schema, vcf("C", "T,G", csq, "1|2"), "s.vcf"), schema) == \
+        {"TP53_mut": 1.0}
+    indel = "-|frameshift_variant|HIGH|TP53|ENSG1,TA|synonymous_variant|LOW|TP53|ENSG1"  # C, CTA trimmed: -, TA
+    assert events_set(with_mutations(expression, schema, vcf("CT", "C,CTA", indel, "0/2"), "s.vcf"), schema) == {}
+    assert events_set(with_mutations(expression, schema, vcf("CT", "C,CTA", indel, "0/1"), "s.vcf"), schema) == \
+        {"TP53_mut": 1.0}
+
+
+def test_a_copy_number_column_reads_bare_numbers_as_copies(expression, schema, sample):
+    report = with_mutations(expression, schema, f"sample,gene,copy_number\n{sample},ERBB2,14\n{sample},EGFR,3\n"
+                            .encode())
+    assert events_set(report, schema) == {ERBB2_REGION: 1.0}
+    assert any(k.startswith("EGFR CN=3") for k in report.details["mutations"]["left_unknown"])
+
+
+def test_a_gistic_gene_table_given_as_mutations_says_how_to_write_its_calls(expression, schema, sample):
+    data = f"Gene Symbol\tLocus ID\tCytoband\t{sample}\nERBB2\t2064\t17q12\t2\n".encode()
+    with pytest.raises(UserError, match="GISTIC gene-by-sample table.*sample, gene, status: amp where GISTIC says 2"):
+        with_mutations(expression, schema, data, "all_thresholded.by_genes.txt")

@@ -85,6 +85,8 @@ def _gene_rows_cohort(table, spec, schema, chunk, skip_invalid, limits, reading)
                                                                    slice(start, start + chunk))
         if start == 0:  # every chunk reads the same rows: their names are mapped once, for the report
             reading.note("expression", [], resolution)
+            reading.duplicates.update(spec.duplicates)
+            reading.repeated_in = "row"
         profiles = {m: np.full((len(names), len(schema.features[m])), np.nan, np.float32) for m in MODALITIES}
         profiles["expression"] = expression
         yield _checked(names, profiles, schema, reading, skip_invalid)

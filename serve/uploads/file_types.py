@@ -14,8 +14,8 @@ import re
 from drugresponse.errors import UserError
 
 # the app's upload fields offer exactly these (serve/sample_tab.py): delimited text (.txt also a list of
-# alterations), parquet, Excel, GCT 1.2, RSEM genes.results, Salmon quant.sf, VCF, MAF
-FILE_TYPES = [".csv", ".tsv", ".txt", ".parquet", ".xlsx", ".gct", ".results", ".sf", ".vcf", ".maf"]
+# alterations; .tab as STAR's ReadsPerGene.out.tab), parquet, Excel, GCT 1.2, RSEM genes.results, Salmon quant.sf, VCF, MAF
+FILE_TYPES = [".csv", ".tsv", ".txt", ".tab", ".parquet", ".xlsx", ".gct", ".results", ".sf", ".vcf", ".maf"]
 SUPPORTED = "CSV or TSV text, parquet, Excel (.xlsx), GCT, VCF or MAF"
 LISTED = ", ".join(FILE_TYPES)
 
@@ -33,7 +33,6 @@ INSTEAD = {
     ".docx": "export the table as .csv, or paste it into Excel and save as .xlsx",
     ".zst": "decompress it first and upload the file inside",
     ".7z": "unpack it and upload the table inside",
-    ".tab": "rename it to .tsv if it is tab-separated text",
     ".bam": "the model reads gene-level expression: upload the quantification (e.g. salmon.merged.gene_tpm.tsv)",
     ".fastq": "the model reads gene-level expression: upload the quantification (e.g. salmon.merged.gene_tpm.tsv)",
 }
@@ -60,7 +59,7 @@ def extension(name: str) -> str:
 def refusal(name: str, kind: str, advice: str | None = None) -> str:
     """The one message for a file that is not an accepted type: what it is, what to do, what is accepted."""
     return (f"{name} is {kind}, which cannot be read" + (f"; {advice}" if advice else "") + f". Accepted file types: "
-            f"{LISTED} (comma- or tab-separated text, parquet, Excel .xlsx, GCT, RSEM or Salmon output, VCF, MAF).")
+            f"{LISTED} (comma- or tab-separated text, parquet, Excel .xlsx, GCT, RSEM, Salmon or STAR output, VCF, MAF).")
 
 
 def check_file_type(name: str, head: bytes) -> None:

@@ -5,6 +5,8 @@ Recognised by their header, else by which of the two holds gene identifiers:
 - nf-core/rnaseq merged tables (``salmon.merged.gene_tpm.tsv``: ``gene_id, gene_name``, then one column per sample);
 - RSEM ``*.genes.results`` (``gene_id, transcript_id(s), length, effective_length, expected_count, TPM, FPKM``) and
   Salmon ``quant.genes.sf`` / ``quant.sf`` (``Name, Length, EffectiveLength, TPM, NumReads``): one sample, its TPM;
+- STAR ``ReadsPerGene.out.tab`` (no header; the count column that fits the library's strandedness, ``star_counts``)
+  and featureCounts output (its six annotation columns, then one column per aligned file): read counts;
 - GCT 1.2 (``#1.2``, the dimensions, then ``Name, Description``, one column per sample);
 - any table whose first column (or ``gene``/``gene_id``/``gene_name``/``symbol`` column) holds gene identifiers and
   whose other columns hold one sample each; or whose header names genes and whose first column names samples.
@@ -21,6 +23,7 @@ instead.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +46,9 @@ VALUE_COLUMN = {"rsem": "tpm", "salmon": "tpm"}
 RSEM = {"gene_id", "expected_count", "tpm"}
 SALMON = {"name", "length", "effectivelength", "tpm", "numreads"}
 FEATURE_COUNTS = ["geneid", "chr", "start", "end", "strand", "length"]
-TRANSCRIPT = r"^(ENS[A-Z]*T\d{11}|[NX][MR]_\d+)(\.\d+)?$"  # Ensembl or RefSeq transcript IDs
+# Ensembl or RefSeq transcript IDs, alone or first of GENCODE's FASTA names (``ENST…|ENSG…|…|DDX11L1-201|…``, what
+# Salmon reports when run without --gencode)
+TRANSCRIPT = r"^(ENS[A-Z]*T\d{11}|[NX][MR]_\d+)(\.\d+)?(\|.*)?$"
 UNKNOWN_NAMES_KEPT = 50_000  # distinct unknown identifiers remembered for the report (a file can invent millions)
 
 
@@ -74,11 +79,37 @@ def recognise(table: Table, sample_name: str) -> GeneTable | None:
         return GeneTable("Salmon quant", [lower.index("name")], [lower.index("tpm")], [sample_name])
     if lower[:2] == ["gene_id", "gene_name"]:
         return GeneTable("nf-core merged", [0, 1], list(range(2, len(lower))), table.header[2:])
+    if len(lower) == 4 and lower[0] == "n_unmapped":  # no header: the first of STAR's four summary lines
+        return star_counts(table, sample_name)
     if lower[:6] == FEATURE_COUNTS:  # one column per aligned file, named by its path
         names = [Path(c).name.removesuffix(".bam").removesuffix(".sorted") for c in table.header[6:]]
         return GeneTable("featureCounts (read counts, not normalised for gene length: the TPM table of the same run "
                          "is better)", [0], list(range(6, len(lower))), names)
     return None
+
+
+def star_counts(table: Table, sample_name: str) -> GeneTable:
+    """STAR's ``ReadsPerGene.out.tab``: no header, four summary lines (``N_unmapped``, ``N_multimapping``,
+    ``N_noFeature``, ``N_ambiguous``), then gene ID and three counts: unstranded, reads on the gene's strand, reads on
+    the opposite strand. The column that fits the library is read: on a stranded library the wrong strand's column
+    leaves most reads on no gene, so when one strand's ``N_noFeature`` is under half the other's, that strand's column;
+    otherwise (similar, an unstranded library) the unstranded one. The report says which, and why."""
+    first = next(table.chunks(8), (None, 0))[0]
+    rows = {} if first is None else {r[0]: r[1:] for r in first.cast(pl.String).iter_rows()}
+    try:
+        unstranded, forward, reverse = (int(v) for v in rows["N_noFeature"])
+    except (KeyError, TypeError, ValueError):
+        raise UserError(f"{table.name} starts like STAR's ReadsPerGene.out.tab (N_unmapped) but has no N_noFeature line "
+                        "of three counts after it; upload the file as STAR wrote it.") from None
+    if min(forward, reverse) < 0.5 * max(forward, reverse):
+        column, library = (2, "stranded, reads on the gene's strand") if forward < reverse else \
+            (3, "reverse-stranded (e.g. Illumina TruSeq)")
+    else:
+        column, library = 1, "unstranded"
+    why = (f"{library}: reads on no gene {unstranded:,} unstranded, {forward:,} same strand, {reverse:,} opposite "
+           "strand")
+    return GeneTable(f"STAR ReadsPerGene (read counts, not normalised for gene length; count column {column + 1} read, "
+                     f"the library looks {why})", [0], [column], [sample_name])
 
 
 def generic(table: Table) -> GeneTable:
@@ -143,6 +174,10 @@ def read_gene_rows(table: Table, spec: GeneTable, schema: ProfileSchema, limits:
     """(sample names, expression [samples, model genes] with duplicates combined, how rows resolved)."""
     columns, names = spec.sample_columns[samples], spec.sample_names[samples]
     limits.check_samples(len(names))
+    repeated = sorted(n for n, k in Counter(spec.sample_names).items() if k > 1)
+    if repeated:  # the output would hold rows of two samples that cannot be told apart
+        raise UserError(f"{table.name}: sample column(s) {', '.join(map(repr, repeated[:3]))} appear more than once "
+                        "in the header; name each sample once.")
     for name in names:
         limits.check_name(name, "the sample name")
     n_genes = len(schema.features["expression"])
@@ -176,7 +211,8 @@ def read_gene_rows(table: Table, spec: GeneTable, schema: ProfileSchema, limits:
         largest = np.fmax(largest, np.fmax.reduce(values, axis=0))
     if not rows_of.any() and spec.transcript_rows > table.rows // 2:
         raise UserError(f"{table.name} ({spec.kind}) names transcripts, not genes (e.g. "
-                        f"{', '.join(spec.unknown_examples[:3])}): the model reads gene-level expression. Upload the "
+                        f"{', '.join(e.split('|')[0] + ('|…' if '|' in e else '') for e in spec.unknown_examples[:3])}): the model "
+                        "reads gene-level expression. Upload the "
                         "gene-level file instead: nf-core/rnaseq's salmon.merged.gene_tpm.tsv, Salmon's quant.genes.sf, "
                         "RSEM's genes.results, or a tximport gene-level table.")
     spec.duplicates = {schema.features["expression"][j]: int(rows_of[j]) for j in np.flatnonzero(rows_of > 1)}

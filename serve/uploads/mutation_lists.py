@@ -24,7 +24,8 @@ The rule, written down (the words are in ``mutation_words``; changes are read in
   ``overexpression``, ``high copy number``, or a copy number of 9 or more (``CN=12``; 5 to 8 copies is an
   amplification only in a near-diploid genome, so it stays unknown) sets every recurrent gained region that lists
   the gene (``ERBB2`` -> ``gain_cnaPANCAN301_(CDK12,ERBB2,MED24)``); ``del``, ``deletion``, ``homozygous deletion``,
-  ``deep deletion`` or ``CN=0`` every lost region that lists it. A ``gain`` or a ``loss`` may be one copy: it stays
+  ``deep deletion`` or ``CN=0`` every lost region that lists it; in a column named ``copy_number``,
+  ``absolute_copy_number``, ``total_copy_number`` or ``cn``, a bare number is such a copy number. A ``gain`` or a ``loss`` may be one copy: it stays
   unknown, and is reported. For ERBB2 (HER2), ``positive`` is an amplification and ``negative`` or ``not amplified``
   sets its gained region to 0;
 - a **fusion** named ``BCR-ABL1``, ``BCR::ABL1``, ``BCR-ABL``, ``EWSR1-FLI1`` or ``EWSR1::FLI1``, or any event named
@@ -40,6 +41,7 @@ The rule, written down (the words are in ``mutation_words``; changes are read in
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -56,9 +58,13 @@ from .vcf_files import open_vcf, records
 GENE_COLUMNS = ("gene", "gene_symbol", "hugo_symbol", "symbol", "gene_name")
 # columns whose name says the cell is a yes/no call (1/0, yes/no, true/false), besides protein changes
 STATUS_COLUMNS = ("status", "mutation_status", "mutated", "mutation", "mutant", "mut", "mutation_call", "call")
+# columns of absolute copy numbers: a bare number there is read as ``CN=<number>`` (GISTIC's -2..2 calls are not
+# copy numbers, and a column named for them is not one of these)
+COPY_NUMBER_COLUMNS = ("copy_number", "absolute_copy_number", "total_copy_number", "cn")
 CHANGE_COLUMNS = ("protein_change", "mutation", "variant", "alteration", "change", "hgvsp", "hgvsp_short",
-                  "aa_change", "event", "variant_classification", *STATUS_COLUMNS)
+                  "aa_change", "event", "variant_classification", *STATUS_COLUMNS, *COPY_NUMBER_COLUMNS)
 SAMPLE_COLUMNS = ("sample", "tumor_sample_barcode", "sample_id", "sample_name")
+_NUMBER = re.compile(r"\d+(\.\d+)?")
 PROTEIN_ALTERING = words.PROTEIN_ALTERING
 
 
@@ -134,11 +140,14 @@ def read_table(table: Table, schema: ProfileSchema, limits: Limits, sample_name:
     gene = next(lower.index(c) for c in GENE_COLUMNS if c in lower)
     change = lower.index("variant_classification") if maf else next(lower.index(c) for c in CHANGE_COLUMNS if c in lower)
     status = lower[change] in STATUS_COLUMNS
+    copies = lower[change] in COPY_NUMBER_COLUMNS
     sample = next((lower.index(c) for c in SAMPLE_COLUMNS if c in lower), None)
     calls = MutationCalls(kind="MAF" if maf else "gene and change list")
     for chunk, first_line in table.chunks(50_000):
         genes = text_column(chunk[:, gene], first_line, "gene", limits).to_list()
         changes = chunk[:, change].cast(pl.String).fill_null("").to_list()
+        if copies:
+            changes = [f"CN={c.strip()}" if _NUMBER.fullmatch(c.strip()) else c for c in changes]
         samples = (text_column(chunk[:, sample], first_line, "sample name", limits).to_list() if sample is not None
                    else [sample_name] * chunk.height)
         for s, g, c in zip(samples, genes, changes):
@@ -169,9 +178,9 @@ def read_vcf(table: Table, schema: ProfileSchema, limits: Limits, sample_name: s
     calls = MutationCalls(kind=vcf.kind, notes=list(vcf.notes))
     for name in vcf.samples:
         calls.events[name]  # noqa: B018
-    for carriers, genes in records(table, vcf):
+    for carriers in records(table, vcf):
         calls.variants += 1
-        for gene in genes:
-            for sample in carriers:
+        for sample, genes in carriers.items():
+            for gene in genes:
                 call(calls, schema, sample, gene, "variant")
     return calls

@@ -82,6 +82,11 @@ def read_expression(table: Table, schema: ProfileSchema, limits: Limits, found: 
 
 
 def read_mutations(table: Table, schema: ProfileSchema, limits: Limits) -> mutation_lists.MutationCalls:
+    if [c.strip().lower() for c in table.header[:2]] == ["gene symbol", "locus id"]:
+        raise UserError(f"{table.name} is a GISTIC gene-by-sample table (Gene Symbol, Locus ID, then samples), which is "
+                        "not read as a mutation list: its -2..2 calls are thresholds of each sample's relative copy number, not copies. Write the calls "
+                        "that count as a table with the columns sample, gene, status: amp where GISTIC says 2, del "
+                        "where it says -2 (e.g. 'BT-474,ERBB2,amp'); other genes stay unknown.")
     found = recognise(table, schema)
     name = sample_name(table.name)
     if found.kind == "vcf":

@@ -22,7 +22,7 @@ from .schema import ProfileSchema
 from .tables import Table
 
 MUTATIONS = ("vcf", "mutation table", "alteration list")
-_STEM = re.compile(r"(\.(genes|isoforms))?\.(results|sf|tsv|csv|txt|gct|vcf|maf|parquet|xlsx)$", re.IGNORECASE)
+_STEM = re.compile(r"(\.(genes|isoforms))?\.(results|sf|tsv|csv|txt|tab|gct|vcf|maf|parquet|xlsx)$", re.IGNORECASE)
 
 
 @dataclass
@@ -33,9 +33,10 @@ class Recognised:
 
 
 def sample_name(file_name: str) -> str:
-    """The sample a one-sample file stands for: its name without extensions (``S1.genes.results`` -> ``S1``)."""
+    """The sample a one-sample file stands for: its name without extensions (``S1.genes.results`` -> ``S1``,
+    ``S1.ReadsPerGene.out.tab`` -> ``S1``)."""
     stem = _STEM.sub("", file_name)
-    return re.sub(r"\.(genes|quant)$", "", stem) or "sample"
+    return re.sub(r"\.(genes|quant)$|\.?ReadsPerGene\.out$", "", stem) or "sample"
 
 
 def recognise(table: Table, schema: ProfileSchema) -> Recognised:

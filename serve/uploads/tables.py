@@ -138,6 +138,12 @@ def _open_text(source, name: str, head: bytes | None, limits: Limits, kind: str 
     head = head if head is not None else _read_head(source, limits.max_header_bytes + 4096)
     text, encoding = _decode(head)
     lines = re.split(r"\r\n|\n|\r", text.lstrip("\ufeff"))  # the line ends pyarrow knows: LF, CRLF, CR
+    if lines and lines[0].lower().startswith(("!series_", "!sample_", "!platform_", "^series", "^platform")):
+        raise UserError(f"{name} is a GEO series matrix or SOFT file (lines starting with '!' or '^'), which is not "
+                        "read as it is: its values are often microarray probes (ID_REF), not genes. Upload a "
+                        "gene-level expression table instead (for an RNA-seq series, GEO's supplementary counts or TPM "
+                        "file; for an array, probes mapped to gene symbols), or, if its ID_REF column already holds "
+                        "gene symbols or Ensembl IDs, delete the lines starting with '!' and upload the table.")
     preamble = []
     while lines and (lines[0].startswith("##") or (not preamble and lines[0].startswith("#1."))
                      or (preamble and preamble[0].startswith("#1.") and len(preamble) == 1) or _comment(lines)):

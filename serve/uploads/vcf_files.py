@@ -5,7 +5,10 @@
 - genes come from VEP's ``CSQ`` or snpEff's ``ANN`` annotation (a record's protein-altering consequences); a VCF
   without either is refused with what to do, since positions alone name no gene;
 - only records whose FILTER is PASS or ``.`` count; a sample carries a record when its genotype holds an alternative
-  allele;
+  allele, and it gets the genes of that allele's annotations only: at a multi-allelic site (``ALT`` of ``T,G``) a
+  sample whose genotype is ``0/1`` carries ``T``'s consequence, not ``G``'s. An annotation's allele is matched to
+  ``ALT`` as written, as VEP writes it (the base shared with ``REF`` trimmed, ``-`` for none left) or by VEP's
+  ``ALLELE_NUM``; one that matches no ``ALT`` counts for every carrier;
 - a tumour/normal pair (Mutect2, Strelka) is one sample, the tumour: the column named by ``##tumor_sample=``, else
   the one beside ``##normal_sample=``, else a column named TUMOR or TUMOUR beside one named NORMAL. The report says
   which column was taken.
@@ -24,7 +27,6 @@ from .mutation_words import PROTEIN_ALTERING
 from .tables import Table
 
 FIXED = ["CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
-_ALT_ALLELE = re.compile(r"[1-9]")
 
 
 @dataclass
@@ -62,8 +64,8 @@ def open_vcf(table: Table, limits: Limits, sample_name: str) -> Vcf:
     if tumour is None:
         return Vcf(samples, [9 + i for i in range(len(samples))], csq_format)
     others = ", ".join(repr(s) for s in samples if s != tumour)
-    note = (f"{table.name}: a tumour/normal VCF; the tumour column {tumour!r} was read ({how}), {others} "
-            "ignored.")
+    note = (f"{table.name}: a tumour/normal VCF; the tumour column {tumour!r} was read ({how})"
+            + (f", {others} ignored." if others else "."))
     return Vcf([tumour], [9 + samples.index(tumour)], csq_format, [note])
 
 
@@ -93,44 +95,75 @@ def _info(info: str, key: str) -> str | None:
     return None
 
 
-def _genes(info: str, csq_format: list[str] | None) -> set[str]:
-    """Genes whose protein a record's annotation says it changes."""
-    genes = set()
+def _allele_number(allele: str, ref: str, alts: list[str]) -> int | None:
+    """Which ALT (1-based) an annotation's allele names: as written, or as VEP trims it (the first base, shared by REF
+    and every ALT, dropped; ``-`` when nothing is left); None when it names none of them."""
+    if allele in alts:
+        return alts.index(allele) + 1
+    if ref and all(a[:1] == ref[:1] for a in alts):
+        trimmed = [a[1:] or "-" for a in alts]
+        if allele in trimmed:
+            return trimmed.index(allele) + 1
+    return None
+
+
+def _genes(row: list, csq_format: list[str] | None) -> dict[int | None, set[str]]:
+    """Genes whose protein a record's annotation says it changes, by the ALT allele (1-based) that changes them; None
+    for an annotation whose allele names no ALT (it counts for any carrier)."""
+    info, ref, alts = row[7] or "", row[3] or "", (row[4] or "").split(",")
+    genes: dict[int | None, set[str]] = {}
+
+    def add(allele: str, gene: str, number: str = "") -> None:
+        key = int(number) if number.isdigit() and 0 < int(number) <= len(alts) else None
+        key = key if key is not None else (1 if len(alts) == 1 else _allele_number(allele, ref, alts))
+        genes.setdefault(key, set()).add(gene)
+
     if csq_format:
         at = {k: i for i, k in enumerate(csq_format)}
         for entry in (_info(info, "CSQ") or "").split(","):
             parts = entry.split("|")
-            terms = set(parts[at["Consequence"]].split("&")) if "Consequence" in at and len(parts) > at["Consequence"] \
-                else set()
-            if terms & PROTEIN_ALTERING and "SYMBOL" in at and len(parts) > at["SYMBOL"] and parts[at["SYMBOL"]]:
-                genes.add(parts[at["SYMBOL"]])
+            field_of = {k: parts[i] for k, i in at.items() if i < len(parts)}
+            terms = set(field_of.get("Consequence", "").split("&"))
+            if terms & PROTEIN_ALTERING and field_of.get("SYMBOL"):
+                add(field_of.get("Allele", ""), field_of["SYMBOL"], field_of.get("ALLELE_NUM", ""))
     for entry in (_info(info, "ANN") or "").split(","):
         parts = entry.split("|")
         if len(parts) > 3 and set(parts[1].split("&")) & PROTEIN_ALTERING and parts[3]:
-            genes.add(parts[3])
+            add(parts[0], parts[3])
     return genes
 
 
-def records(table: Table, vcf: Vcf) -> Iterator[tuple[list[str], set[str]]]:
-    """Per record: the samples that carry it and the genes it alters (both empty for a record that does not count)."""
+def _carried(genotype: str) -> set[int]:
+    """The ALT alleles (1-based) a genotype holds: ``0/1`` -> {1}, ``1|2`` -> {1, 2}, ``./.`` -> {}."""
+    return {int(a) for a in re.split(r"[/|]", genotype) if a.isdigit() and int(a) > 0}
+
+
+def records(table: Table, vcf: Vcf) -> Iterator[dict[str, set[str]]]:
+    """Per record: the genes it alters in each sample that carries it (empty for a record that does not count)."""
     for chunk, first_line in table.chunks(20_000):
         if chunk.width < len(FIXED):  # the column line was checked; a chunk narrower than it is a malformed file
             raise UserError(f"{table.name}: line {first_line}: a VCF record needs at least the 8 fixed columns.")
         for i, row in enumerate(chunk.iter_rows()):
             if row[6] not in ("PASS", "."):
-                yield [], set()
+                yield {}
                 continue
-            genes = _genes(row[7] or "", vcf.csq_format)
+            by_allele = _genes(row, vcf.csq_format)
+            every = set().union(*by_allele.values()) if by_allele else set()
             if not vcf.columns:
-                yield (vcf.samples if genes else []), genes
+                yield dict.fromkeys(vcf.samples, every) if every else {}
                 continue
             if len(row) <= max(vcf.columns) or row[vcf.columns[0]] is None:
                 raise UserError(f"{table.name}: line {first_line + i}: the record has no genotype for "
                                 f"{vcf.samples[0]!r}; every record needs one value per header column.")
             keys = (row[8] or "").split(":") if len(row) > 8 else []
             if "GT" not in keys:  # somatic callers without genotypes (Strelka): a PASS record is the tumour's
-                yield (vcf.samples if genes else []), genes
+                yield dict.fromkeys(vcf.samples, every) if every else {}
                 continue
             at = keys.index("GT")
-            yield [s for s, c in zip(vcf.samples, vcf.columns)
-                   if _ALT_ALLELE.search(((row[c] or "").split(":") + [""] * at)[at])], genes
+            carriers = {}
+            for sample, column in zip(vcf.samples, vcf.columns):
+                alleles = _carried(((row[column] or "").split(":") + [""] * at)[at])
+                genes = set().union(*(by_allele.get(a, set()) for a in alleles | {None})) if alleles else set()
+                if genes:
+                    carriers[sample] = genes
+            yield carriers
