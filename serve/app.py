@@ -8,13 +8,15 @@ Named endpoints for programs: /predict, /explain, /rank_drugs, /predict_profile,
 from __future__ import annotations
 
 import functools
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
-from . import compound_tab, figures, sample_tab, views
+from . import arguments, compound_tab, figures, sample_tab, views
 from .catalog import Catalog
 from .compounds import CompoundModel, CompoundService
 from .downloads import Downloads
@@ -52,17 +54,23 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
     downloads = Downloads()
     # The API endpoints and the page's plots/CSVs need the same results: compute each once.
     ranking = functools.lru_cache(maxsize=64)(service.rank_drugs)
+    def chosen(cell_line, drugs):
+        return (arguments.name(cell_line, "the cell line"),
+                arguments.names(drugs, "the drugs", len(service.drugs)))
+
     def predict(cell_line, drugs):
-        return service.predict(cell_line, list(drugs or []))  # Gradio renders polars directly
+        return service.predict(*chosen(cell_line, drugs))  # Gradio renders polars directly
 
     def predict_plot(cell_line, drugs):
-        return figures.intervals(service.predict(cell_line, list(drugs or [])), HELD_OUT, reference, cell_line)
+        cell_line, drugs = chosen(cell_line, drugs)
+        return figures.intervals(service.predict(cell_line, drugs), HELD_OUT, reference, cell_line)
 
     def why_choices(drugs):
         chosen = list(drugs or []) or defaults
         return gr.Dropdown(choices=chosen, value=chosen[0])
 
     def why_gdsc(cell_line, drug):
+        cell_line, drug = arguments.name(cell_line, "the cell line"), arguments.name(drug, "the drug")
         table, summary = views.explain_cell_line(service, explainer, cell_line, drug)
         held_out = float(service.held_out[catalog.row(cell_line), service.drug_columns([drug])[0]])
         return (figures.contributions(table, f"Why: {drug} for {cell_line}"),
@@ -72,9 +80,10 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
     def explain(source: str, drug: str, upload: gr.FileData | None = None) -> dict:
         """The 15 features that moved one drug's predicted ln IC50 most: for the GDSC cell line ``source`` or, with
         a profiles file, for the sample named ``source`` in it. Returns {"headers": [...], "data": [[...], ...]}."""
+        source, drug = arguments.name(source, "the source (a cell line or sample)"), arguments.name(drug, "the drug")
         if upload is not None:
-            report = gate(upload)[1]
-            table, summary = views.explain_sample(service, explainer, report, source, drug)
+            table, summary = gate(upload, then=lambda _, report: views.explain_sample(service, explainer, report,
+                                                                                      source, drug))
             explains, held_out = "the shipped model's prediction for the uploaded sample", None
         else:
             table, summary = views.explain_cell_line(service, explainer, source, drug)
@@ -88,14 +97,19 @@ def build_app(service: PredictionService, explainer: Explainer, model_card: str 
                 "headers": table.columns, "data": [list(row) for row in table.rows()]}
 
     def rank_drugs(cell_line):
-        return ranking(cell_line)
+        return ranking(arguments.name(cell_line, "the cell line"))
+
+    @functools.lru_cache(maxsize=1024)  # one file per cell line, however often it is asked for (GDSC has ~1,000)
+    def ranking_csv(cell_line):
+        return downloads.csv(ranking(cell_line), f"ranking_{cell_line}", [service.provenance()], keep=True)
 
     def rank_extras(cell_line):
-        table = ranking(cell_line)
-        top = table.head(30).select("drug", "z vs typical").to_pandas()
-        return top, downloads.csv(table, f"ranking_{cell_line}", [service.provenance()])
+        cell_line = arguments.name(cell_line, "the cell line")
+        top = ranking(cell_line).head(30).select("drug", "z vs typical").to_pandas()
+        return top, ranking_csv(cell_line)
 
     def drug_view(drug):
+        drug = arguments.name(drug, "the drug")
         return views.drug_features(catalog, drug), views.drug_summary(catalog, drug)
 
     def model_info() -> dict:
@@ -221,5 +235,8 @@ def launch(app: gr.Blocks, host: str, port: int, limits: Limits = APP, hourly_by
     the bodies received at once or past the hour's ``hourly_bytes`` is refused before Gradio reads it
     (``upload_route``; by default the hour's budget is 80 uploads at the byte limit)."""
     gate = middleware(limits.max_bytes, hourly_bytes=hourly_bytes)
+    if threading.current_thread() is threading.main_thread():
+        # how Spaces, systemd and docker stop a server: exit normally, so the downloads folder is removed (atexit)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     return app.launch(server_name=host, server_port=port, max_file_size=limits.max_bytes, theme=gr.themes.Soft(),
                       show_error=True, app_kwargs={"middleware": [gate]}, **kwargs)

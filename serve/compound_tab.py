@@ -44,7 +44,7 @@ def build(compounds: CompoundService, gate, downloads: Downloads) -> None:
         compound, lines, similarity = compounds.predict_lines(smiles)
         nearest = compounds.nearest(similarity, lines)  # the structure's neighbours, whoever it is scored for
         if upload is not None:
-            table, tissues = compounds.predict_samples(smiles, gate(upload)[1])[1], None
+            table, tissues = gate(upload, then=lambda _, report: compounds.predict_samples(smiles, report))[1], None
         else:
             table, tissues = lines, compounds.tissues(lines)
 
@@ -76,7 +76,7 @@ def build(compounds: CompoundService, gate, downloads: Downloads) -> None:
     def samples(smiles, upload):
         if upload is None:
             return pl.DataFrame()
-        return compounds.predict_samples(smiles, gate(upload)[1])[1]
+        return gate(upload, then=lambda _, report: compounds.predict_samples(smiles, report))[1]
 
     gr.Markdown("Predict a compound GDSC never screened from its structure. Paste a SMILES string (salts and "
                 "solvents are removed; the largest fragment is used). The model scores every GDSC cell line, or the "

@@ -7,12 +7,14 @@
   and the mapping report as ``#`` comment lines above the header (pandas and polars skip them with
   ``comment="#"``).
 - Written under one folder per app, each file whole or not at all; files older than ``KEEP_SECONDS`` are removed
-  whenever a new one is written, and the folder when the process exits.
+  whenever a new one is written, and the folder when the process exits (on SIGTERM too: ``app.launch`` turns it into
+  a normal exit).
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import re
 import shutil
 import tempfile
@@ -34,13 +36,14 @@ def neutralise(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_START) else value
 
 
-_CELL_START = re.compile(r"(^|[,;\t])(\s*)(?=[=+\-@])")
+# a cell's start: after a delimiter, spaces and any opening quotes (``a,"=HYPERLINK(…)"`` is a quoted cell ``=…``)
+_CELL_START = re.compile(r"(^|[,;\t])([\s\"]*)(?=[=+\-@])")
 
 
 def neutralise_line(line: str) -> str:
     """A line of free text a spreadsheet will split into cells (at commas, or semicolons in some locales, or tabs),
     with every would-be cell that starts like a formula made inert: a sample named ``BT474,=1+2`` in a report line
-    must not become a cell ``=1+2``."""
+    must not become a cell ``=1+2``, nor ``a,"=HYPERLINK(…)"`` a quoted one."""
     return _CELL_START.sub(lambda m: m.group(1) + m.group(2) + "'", line)
 
 
@@ -79,11 +82,17 @@ class Downloads:
         write_bytes_atomic(path, ("\ufeff" + neutralise_text(table).write_csv()).encode("utf-8"))
         return str(path)
 
-    def csv(self, table: pl.DataFrame, stem: str, header_lines: list[str] = ()) -> str:
-        """Write ``table`` as a download and return its path (a fresh folder each, so names never collide)."""
+    def csv(self, table: pl.DataFrame, stem: str, header_lines: list[str] = (), keep: bool = False) -> str:
+        """Write ``table`` as a download and return its path (a fresh folder each, so names never collide).
+        ``keep``: a file the caller offers again for the same ``stem`` (a GDSC line's ranking), kept for the app's
+        life in a folder of its own per stem and not pruned, so asking again writes nothing."""
         self._prune()
-        folder = self.folder / uuid.uuid4().hex
-        folder.mkdir()
+        if keep:
+            folder = self.folder / "kept" / hashlib.sha256(stem.encode()).hexdigest()[:16]
+            folder.mkdir(parents=True, exist_ok=True)
+        else:
+            folder = self.folder / uuid.uuid4().hex
+            folder.mkdir()
         path = folder / f"{_SAFE_STEM.sub('_', stem)[:80] or 'download'}.csv"
         comments = "".join(f"# {neutralise_line(line)}\n" for entry in header_lines for line in entry.splitlines())
         body = neutralise_text(table).write_csv()

@@ -18,7 +18,7 @@ import polars as pl
 
 from drugresponse.errors import UserError
 
-from . import figures, views
+from . import arguments, figures, views
 from .downloads import Downloads
 from .messages import friendly
 from .service import PREDICTED, PredictionService
@@ -65,7 +65,11 @@ class UploadGate:
         report = self.reader.read(path, mutations)
         return self.service.score(report, tissue), report
 
-    def __call__(self, upload, mutations=None, tissue=None):
+    def __call__(self, upload, mutations=None, tissue=None, then=None):
+        """(predictions, report) of the upload; with ``then``, what ``then(predictions, report)`` returns, computed
+        inside the turn, so that the work a request derives from an upload (contexts, explanations, a download) is
+        paced like reading it: a client repeating a cached upload's request cannot take more of the CPU."""
+        tissue = arguments.name(tissue, "the tissue", optional=True)
         path = uploaded_file(upload)  # only files inside Gradio's upload folder are opened
         extra = uploaded_file(mutations) if mutations is not None else None
         with self.count:
@@ -77,7 +81,8 @@ class UploadGate:
                 time.sleep(max(0.0, self.rest_until - time.monotonic()))
                 start = time.monotonic()
                 try:
-                    return self._cached(path, extra, None if tissue in (None, "", NO_TISSUE) else tissue)
+                    result = self._cached(path, extra, None if tissue in (None, "", NO_TISSUE) else tissue)
+                    return then(*result) if then is not None else result
                 finally:
                     self.rest_until = max(start + TURN, time.monotonic() + REST * (time.monotonic() - start))
         finally:
@@ -116,19 +121,24 @@ def build(service: PredictionService, explainer, downloads: Downloads, reference
     @friendly
     def profile_report(upload: gr.FileData, mutations: gr.FileData | None = None, tissue: str | None = None) -> dict:
         """What reading the files did, and each sample's unknown events and most similar GDSC lines."""
-        report = gate(upload, mutations, tissue)[1]
-        return {"summary": report.summary(), "format": report.format, "details": report.details,
-                "notes": report.notes, "samples": report.samples,
-                "context": {s: service.context(report, s) for s in report.samples[:20]}}
+        def described(_, report):
+            return {"summary": report.summary(), "format": report.format, "details": report.details,
+                    "notes": report.notes, "samples": report.samples,
+                    "context": {s: service.context(report, s) for s in report.samples[:20]}}
+        return gate(upload, mutations, tissue, then=described)
 
     def extras(upload, mutations, tissue):
-        table, report = gate(upload, mutations, tissue)
-        csv = downloads.csv(table, "predictions_uploaded_samples", [service.provenance(report.source),
-                                                                    report.summary()])
-        return report.summary(), csv, gr.Dropdown(choices=report.samples, value=report.samples[0])
+        def offered(table, report):
+            csv = downloads.csv(table, "predictions_uploaded_samples", [service.provenance(report.source),
+                                                                        report.summary()])
+            return report.summary(), csv, gr.Dropdown(choices=report.samples, value=report.samples[0])
+        return gate(upload, mutations, tissue, then=offered)
 
     def sample_view(upload, mutations, tissue, sample, drug):
-        scored, report = gate(upload, mutations, tissue)
+        sample, drug = arguments.name(sample, "the sample"), arguments.name(drug, "the drug")
+        return gate(upload, mutations, tissue, then=lambda scored, report: _sample_view(scored, report, sample, drug))
+
+    def _sample_view(scored, report, sample, drug):
         table, summary = views.explain_sample(service, explainer, report, sample, drug)
         chosen = scored.filter((pl.col("sample") == sample) & (pl.col("drug") == drug))
         context = service.context(report, sample, drug)

@@ -81,7 +81,9 @@ class PredictionService:
             raise UserError(f"{', '.join(map(repr, unknown))}: only GDSC1 screened "
                             f"{'this drug' if len(hints) == 1 else 'these drugs'}; ask for {', '.join(map(repr, hints))}.")
         if unknown:
-            raise UserError(f"unknown drug(s): {', '.join(map(repr, unknown))}; choose from the model's "
+            shown = ", ".join(repr(d[:60]) for d in unknown[:5]) + (f" and {len(unknown) - 5:,} more" if len(unknown) > 5
+                                                                    else "")
+            raise UserError(f"unknown drug(s): {shown}; choose from the model's "
                             f"{len(self.drugs)} outputs (GDSC2 drugs by name, GDSC1's as 'name [GDSC1]').")
         return np.array([self._drug_index[d] for d in drugs], dtype=int)
 

@@ -14,6 +14,11 @@ body into memory). This ASGI middleware answers every POST from its headers firs
   is received only to be refused as busy): 429, with ``Retry-After``;
 - an upload that would take the bytes received in the last hour past ``hourly_bytes``: 429, with ``Retry-After``.
 
+An upload body may hold at most ``MAX_PARTS`` files (Gradio's parser takes up to 1,000, each written to a folder of its
+own, so a 2 MB body of tiny parts cost 64 times its size on disk and thousands of inodes), and each file is charged to
+the hour's budget at least ``MIN_FILE_CHARGE``, what a small file and its folder occupy: the budget bounds files and
+folders, not only bytes.
+
 Then, while a body is read, the bytes that actually arrive are counted: a body that sends more than it declared, or
 that falls behind ``MIN_BYTES_PER_S`` after a grace of ``GRACE_S`` (a client trickling bytes to hold a slot), is cut
 off and answered 413 or 408. An upload is charged to the hour's budget with what it declared while it is received
@@ -46,6 +51,8 @@ GRACE_S = 30.0  # then a body must have averaged MIN_BYTES_PER_S since it starte
 MIN_BYTES_PER_S = 50_000  # a slow mobile link; a client trickling a byte now and then to hold a slot is far below
 PARTIAL_AGE_S, PRUNE_EVERY_S = 3600.0, 600.0
 RETRY_AFTER_S = 5
+MAX_PARTS = 4  # files in one upload body: the app's fields send one each
+MIN_FILE_CHARGE = 64 * 1024  # bytes of the hour's budget each uploaded file costs at least (a folder and a file's blocks)
 BUSY = (f"the app is receiving other uploads right now; try again in {RETRY_AFTER_S} seconds (for many samples, use "
         "`drugresponse predict` on your own machine).")
 HOURLY = ("the app has received its share of uploads for this hour ({mb:,.0f} MB, which its disk keeps for an hour); "
@@ -90,22 +97,25 @@ class UploadRouteGate:
         self.admitted.append(entry)
         self.admitted_bytes += declared
         self.receiving += 1
-        counted, started = _held_to(receive, declared), []
+        counted, started = _held_to(receive, declared, _boundary(headers)), []
 
         async def tracked(message):
             started.append(message["type"] == "http.response.start")
             await send(message)
         try:
-            await self.app(scope, counted, tracked)
-        except Exception:
-            if counted.cut_off is None or started:
-                raise
-            # the route saw the body stop: answer why, instead of the server's 500
-            await _answer(scope, receive, send, *counted.cut_off)
+            try:
+                await self.app(scope, counted, tracked)
+            except Exception:
+                if counted.cut_off is None or any(started):
+                    raise
+            if counted.cut_off is not None and not any(started):
+                # the route saw the body stop (and raised, or gave up without answering): answer why
+                await _answer(scope, receive, send, *counted.cut_off)
         finally:
             self.receiving -= 1
-            self.admitted_bytes += counted.received - entry[1]  # then what arrived
-            entry[1] = counted.received
+            charged = max(counted.received, counted.parts * MIN_FILE_CHARGE)  # then what arrived, files at least
+            self.admitted_bytes += charged - entry[1]
+            entry[1] = charged
             self._prune_partial_files()
 
     def _prune_partial_files(self) -> None:
@@ -139,11 +149,18 @@ class UploadRouteGate:
 
 class _held_to:
     """``receive`` for the route: counts the body's bytes and reports a disconnect once more than ``declared`` have
-    arrived or the body falls behind ``MIN_BYTES_PER_S`` after ``GRACE_S``; ``cut_off`` says which (status, text)."""
+    arrived, the body falls behind ``MIN_BYTES_PER_S`` after ``GRACE_S``, or a multipart body (``boundary``) starts
+    more than ``MAX_PARTS`` parts; ``cut_off`` says which (status, text)."""
 
-    def __init__(self, receive, declared: int):
+    def __init__(self, receive, declared: int, boundary: bytes | None = None):
         self.receive, self.declared, self.received = receive, declared, 0
         self.started, self.cut_off = time.monotonic(), None
+        self.marker = b"--" + boundary if boundary else None
+        self.delimiters, self.tail = 0, b""  # the closing delimiter counts too: parts = delimiters - 1
+
+    @property
+    def parts(self) -> int:
+        return max(self.delimiters - 1, 1 if self.received else 0)
 
     async def __call__(self):
         # the next bytes must arrive before the average rate since the start falls below the minimum
@@ -155,16 +172,36 @@ class _held_to:
                                  "try again on a faster connection.")
             return {"type": "http.disconnect"}
         if message["type"] == "http.request":
-            self.received += len(message.get("body", b""))
+            body = message.get("body", b"")
+            self.received += len(body)
             if self.received > self.declared:
                 self.cut_off = (413, "the request body was longer than its Content-Length.")
                 return {"type": "http.disconnect"}
+            if self.marker:  # a delimiter cut between two messages is found in the tail kept from the last one
+                seen = self.tail + body
+                self.delimiters += seen.count(self.marker)
+                self.tail = seen[-(len(self.marker) - 1):]
+                if self.delimiters > MAX_PARTS + 1:
+                    self.cut_off = (413, f"an upload may hold at most {MAX_PARTS} files; send each file on its own.")
+                    return {"type": "http.disconnect"}
         return message
 
 
 def middleware(max_bytes: int | None, slots: int = RECEIVING, hourly_bytes: int | None = None) -> Middleware:
     """The gate as Gradio's ``launch(app_kwargs={"middleware": [...]})`` takes it."""
     return Middleware(UploadRouteGate, max_bytes=max_bytes, slots=slots, hourly_bytes=hourly_bytes)
+
+
+def _boundary(headers: dict) -> bytes | None:
+    """A multipart body's boundary, from its Content-Type (None for any other body)."""
+    kind = headers.get(b"content-type", b"")
+    if not kind.lower().startswith(b"multipart/"):
+        return None
+    for parameter in kind.split(b";")[1:]:
+        key, _, value = parameter.strip().partition(b"=")
+        if key.lower() == b"boundary" and value.strip(b'"'):
+            return value.strip(b'"')
+    return None
 
 
 def _content_length(headers: dict) -> int | None:

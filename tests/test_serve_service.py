@@ -87,6 +87,9 @@ def test_unknown_inputs_are_refused_clearly(service, matrix):
         service.predict("NOT-A-LINE", matrix.drugs[:1])
     with pytest.raises(UserError, match="unknown drug"):
         service.predict(matrix.cell_lines[0], ["Aspirin"])
+    with pytest.raises(UserError) as many:  # a crafted list: five echoed, the rest counted
+        service.predict(matrix.cell_lines[0], [f"Nodrug{i}" + "x" * 150 for i in range(600)])
+    assert "and 595 more" in str(many.value) and len(str(many.value)) < 1_000
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path):

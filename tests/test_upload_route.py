@@ -45,7 +45,7 @@ def post(gate, body=b"x" * 1000, path="/gradio_api/upload", **kwargs):
 def test_an_upload_within_the_limits_reaches_gradio_whole(gate):
     answer = post(gate)
     assert answer.status_code == 200 and answer.text == "1000" and gate.app.calls == 1
-    assert gate.receiving == 0 and gate.admitted_bytes == 1000
+    assert gate.receiving == 0 and gate.admitted_bytes == upload_route.MIN_FILE_CHARGE  # a small file costs its folder
 
 
 def test_other_requests_pass_within_their_own_bound(gate):
@@ -151,7 +151,7 @@ def test_a_cut_off_body_is_answered_why_and_old_partial_files_are_removed(monkey
         sent.append(message)
     asyncio.run(gate(scope, messages(b"x" * 10), send))  # ten bytes, then nothing
     assert sent[0]["status"] == 408 and b"slower than" in sent[1]["body"]
-    assert gate.receiving == 0 and gate.admitted_bytes == 10
+    assert gate.receiving == 0 and gate.admitted_bytes == upload_route.MIN_FILE_CHARGE  # the partial file it left
     assert not old.exists() and fresh.exists()
 
 
@@ -163,10 +163,35 @@ def test_an_upload_is_charged_what_arrived_so_hanging_up_costs_nothing(gate):
     async def send(message):
         sent.append(message)
     asyncio.run(gate(scope, messages(b"x" * 1000, then={"type": "http.disconnect"}), send))
-    assert gate.app.calls == 1 and gate.admitted_bytes == 1000 and gate.receiving == 0
+    assert gate.app.calls == 1 and gate.admitted_bytes == upload_route.MIN_FILE_CHARGE and gate.receiving == 0
     for _ in range(10):  # ten times the hour's budget declared and never sent: still admitted
         asyncio.run(gate(scope, messages(then={"type": "http.disconnect"}), send))
-    assert gate.app.calls == 11 and gate.admitted_bytes == 1000
+    assert gate.app.calls == 11 and gate.admitted_bytes == upload_route.MIN_FILE_CHARGE
+
+
+def _multipart(parts: int, boundary: bytes = b"XyZ") -> bytes:
+    body = b"".join(b"--" + boundary + b'\r\nContent-Disposition: form-data; name="files"; filename="f%d.csv"\r\n\r\n'
+                    % i + b"r-%d\r\n" % i for i in range(parts))
+    return body + b"--" + boundary + b"--\r\n"
+
+
+def test_an_upload_body_of_many_tiny_files_is_cut_off_and_each_file_is_charged_its_folder(gate):
+    """Gradio's parser takes up to 1,000 files in one body and writes each to a folder of its own: a 2 MB body of
+    tiny parts cost 64 times its size on disk. At most MAX_PARTS files pass, each charged at least MIN_FILE_CHARGE;
+    a delimiter split between two messages of the body is counted too."""
+    kind = {"content-type": "multipart/form-data; boundary=XyZ"}
+    many = post(gate, _multipart(upload_route.MAX_PARTS + 1), headers=kind)
+    assert many.status_code == 413 and f"at most {upload_route.MAX_PARTS} files" in many.text
+    charged = gate.admitted_bytes
+    assert charged >= (upload_route.MAX_PARTS + 1) * upload_route.MIN_FILE_CHARGE
+    two = post(gate, _multipart(2), headers=kind)
+    assert two.status_code == 200 and gate.admitted_bytes - charged == 2 * upload_route.MIN_FILE_CHARGE
+    body = _multipart(upload_route.MAX_PARTS + 1)
+    cut = [body[i:i + 7] for i in range(0, len(body), 7)]  # every delimiter straddles two messages somewhere
+    counted = _held_to(messages(*cut, then={"type": "http.disconnect"}), declared=len(body), boundary=b"XyZ")
+    while (message := asyncio.run(counted()))["type"] == "http.request" and message.get("more_body"):
+        pass
+    assert counted.cut_off is not None and counted.cut_off[0] == 413
 
 
 def test_the_hours_budget_follows_the_byte_limit():

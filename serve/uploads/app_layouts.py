@@ -131,10 +131,11 @@ class WideLayout:
         self.header = header
         # every value column read in one block: placed columns by modality, then the repeats
         self.positions = [p for positions, _ in self.placed.values() for p in positions] + self.repeats[0]
+        self.needed = sorted({self.sample, *self.positions})  # the columns read: a file's other columns never are
 
     def read(self, chunk: pl.DataFrame, first_line: int, arrays: SampleArrays, limits: Limits,
              seen: set | None = None) -> list[str]:
-        names = text_column(chunk[:, self.sample], first_line, "sample name", limits).to_list()
+        names = text_column(chunk.get_column(f"c{self.sample}"), first_line, "sample name", limits).to_list()
         repeated = [n for n in names if n in arrays.index or (seen is not None and n in seen)]
         if repeated or len(set(names)) < len(names):
             name = repeated[0] if repeated else next(n for n, c in Counter(names).items() if c > 1)
@@ -143,7 +144,8 @@ class WideLayout:
         if not self.positions:
             return names
         # every value column in one selection and one conversion: a cohort has thousands of columns
-        values = parse_numbers(chunk.select(pl.nth(self.positions)), first_line, [self.header[p] for p in self.positions])
+        values = parse_numbers(chunk.select([f"c{p}" for p in self.positions]), first_line,
+                               [self.header[p] for p in self.positions])
         if self.repeats[0]:
             self._combine(values)
         start = 0

@@ -14,7 +14,7 @@ import polars.selectors as cs
 
 from drugresponse.errors import UserError
 
-from .limits import APP, Limits
+from .limits import APP, HIDDEN_PATTERN, Limits
 
 MISSING = ["", "na", "nan", "n/a", "null", "none", "#n/a"]  # cells read as a missing value (case-insensitive)
 
@@ -90,6 +90,8 @@ def text_column(values: pl.Series, first_line: int | np.ndarray, what: str, limi
         raise UserError(f"line {line_of(first_line, int(empty.arg_true()[0]))}: the row has no {what}; every row "
                         "needs one.")
     long = names.str.len_chars().fill_null(0) > limits.max_name_chars
+    if what == "sample name":  # echoed into tables, reports and downloads: no hidden characters
+        long = long | names.str.contains(HIDDEN_PATTERN).fill_null(False)
     if long.any():
         i = int(long.arg_true()[0])
         limits.check_name(names[i], f"line {line_of(first_line, i)}: the {what}")

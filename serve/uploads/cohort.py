@@ -116,7 +116,8 @@ def _checked(names: list[str], profiles: dict, schema: ProfileSchema, reading: R
 def _wide_cohort(table, layout, schema, chunk, skip_invalid, limits, reading):
     seen: set[str] = set()
     # text cells are strings, so a text chunk is bounded by cells; parquet cells are typed (8 bytes at most)
-    for frame, first_line in table.chunks(min(chunk, rows_per_chunk(table)) if table.text else chunk):
+    for frame, first_line in table.chunks(min(chunk, rows_per_chunk(table)) if table.text else chunk,
+                                          keep=layout.needed):
         arrays, skipped = SampleArrays(schema, limits, capacity=frame.height), []
         try:
             layout.read(frame, first_line, arrays, limits, seen)

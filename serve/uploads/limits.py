@@ -11,11 +11,21 @@ accepted and refused inputs cost.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from drugresponse.errors import UserError
 
 MB = 1_000_000
+# characters a sample name may not hold: control characters (a newline breaks the report), format characters (bidi
+# overrides that reverse what a name shows, zero-width spaces that make two names look alike), line separators
+HIDDEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+HIDDEN_PATTERN = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"  # the same, for polars' (Rust) regular expressions
+
+
+def hidden_message(what: str, name: str, character: str) -> str:
+    return (f"{what} {name[:40]!r} holds an invisible or control character (U+{ord(character):04X}, "
+            f"{unicodedata.name(character, 'a control character')}); names must be plain visible text.")
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,9 @@ class Limits:
         if len(name) > self.max_name_chars:
             raise UserError(f"{what} {name[:40]!r}… is {len(name):,} characters long; at most "
                             f"{self.max_name_chars} are accepted.")
+        hidden = next((c for c in name if unicodedata.category(c) in HIDDEN_CATEGORIES), None)
+        if hidden is not None:
+            raise UserError(hidden_message(what, name, hidden))
 
     def check_cell(self, size: int, where: str) -> None:
         """``size``: a cell's text in UTF-8 bytes; ``where``: the file and the cell, for the message."""

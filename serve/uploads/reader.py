@@ -74,7 +74,7 @@ def read_expression(table: Table, schema: ProfileSchema, limits: Limits, found: 
     layout = (LongLayout(header, schema, reading) if found.kind == "long"
               else WideLayout(header, schema, reading, combine_repeated=found.kind == "gene columns"))
     arrays = SampleArrays(schema, limits)
-    for chunk, first_line in table.chunks(rows_per_chunk(table)):
+    for chunk, first_line in table.chunks(rows_per_chunk(table), keep=getattr(layout, "needed", None)):
         layout.read(chunk, first_line, arrays, limits)
     if not len(arrays):
         raise UserError(f"{table.name} has a header but no rows; expected at least one sample.")

@@ -55,10 +55,10 @@ def recognise(table: Table, schema: ProfileSchema) -> Recognised:
     problem = item_lists.problem(table, schema)
     if problem:
         raise UserError(problem)
-    first = next(table.chunks(2000), (None, 0))[0]
+    first = next(table.chunks(2000, keep=[0]), (None, 0))[0]  # the first column alone: a header may be 70,000 wide
     if first is None or not first.height:
         raise UserError(f"{table.name} has a header but no rows; expected at least one sample (accepted: {SUPPORTED}).")
-    ids = first[:, 0].cast(pl.String).fill_null("").to_list()
+    ids = first.get_column("c0").cast(pl.String).fill_null("").to_list()
     if gene_tables.orientation(table, schema, ids) == "genes as rows":
         spec = gene_tables.generic(table)
         return Recognised("gene rows", f"genes as rows (first column), {len(spec.sample_names)} sample(s)", spec)

@@ -62,12 +62,15 @@ class Table:
         """The names chunks carry: ``c0``, ``c1``, ... by position (a header may name a column twice)."""
         return [f"c{i}" for i in range(len(self.header))]
 
-    def chunks(self, rows: int = 100_000) -> Iterator[tuple[pl.DataFrame, int]]:
-        """(chunk, file line of its first row), columns named by position (``columns``); text cells as strings."""
+    def chunks(self, rows: int = 100_000, keep: list[int] | None = None) -> Iterator[tuple[pl.DataFrame, int]]:
+        """(chunk, file line of its first row), columns named by position (``columns``); text cells as strings.
+        ``keep``: the positions a reader uses; the others are never made into columns (a header of 70,000 names
+        costs hundreds of MB as columns, however few rows), and the chunk's columns keep their positions' names."""
+        kept = None if keep is None else [self.columns[p] for p in sorted(set(keep))]
         if not self.text:
-            yield from _parquet_chunks(self, rows)
+            yield from _parquet_chunks(self, rows, kept)
             return
-        yield from _text_chunks(self, rows)
+        yield from _text_chunks(self, rows, kept)
 
 
 def open_table(source: bytes | str | Path, limits: Limits, name: str | None = None) -> Table:
@@ -108,12 +111,13 @@ def _open_stream(source):
     return io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
 
 
-def _line_stats(source) -> tuple[int, int]:
-    """(number of lines, longest line in bytes) in one pass over the bytes; bounded memory."""
+def _line_stats(source, newline: int = 10) -> tuple[int, int]:
+    """(number of lines, longest line in bytes) in one pass over the bytes; bounded memory. ``newline``: the byte that
+    ends a line (LF, or CR in a file whose lines end in CR alone, as old Mac software writes them)."""
     lines, longest, current = 0, 0, 0
     with _open_stream(source) as handle:
         while block := handle.read(BLOCK):
-            ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
+            ends = np.flatnonzero(np.frombuffer(block, np.uint8) == newline)
             if len(ends):
                 longest = max(longest, current + int(ends[0]) + 1, int(np.diff(ends).max()) if len(ends) > 1 else 0)
                 current = len(block) - int(ends[-1]) - 1
@@ -162,7 +166,7 @@ def _open_text(source, name: str, head: bytes | None, limits: Limits, kind: str 
     limits.check_columns(len(header))
     if not any(header):
         raise UserError(f"{name} has no header line; expected column names on the first line.")
-    count, longest = _line_stats(source)
+    count, longest = _line_stats(source, 13 if "\r" in text and "\n" not in text else 10)
     skip = len(preamble) + 1
     limits.check_rows(count - skip)
     kind = kind or (f"{DELIMITERS[delimiter]}-separated text" if header_line.count(delimiter) else "one-column text")
@@ -201,14 +205,14 @@ def _rejoin(cells) -> list[str]:
     return [c.strip() for c in out]
 
 
-def _text_chunks(table: Table, rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
+def _text_chunks(table: Table, rows: int, kept: list[str] | None = None) -> Iterator[tuple[pl.DataFrame, int]]:
     if not table.rows:
         return
     read = pacsv.ReadOptions(column_names=table.columns, skip_rows=table._skip, block_size=table._block,
                              use_threads=False, encoding=table.encoding)
     parse = pacsv.ParseOptions(delimiter=table._delimiter, newlines_in_values=True, ignore_empty_lines=True)
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in table.columns}, strings_can_be_null=False,
-                                   quoted_strings_can_be_null=False)
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in (kept or table.columns)},
+                                   include_columns=kept, strings_can_be_null=False, quoted_strings_can_be_null=False)
     line, pending, pending_rows = table._skip + 1, [], 0
     try:
         with _open_stream(table._source) as handle, pacsv.open_csv(handle, read, parse, convert) as reader:
@@ -236,7 +240,8 @@ def _checked(table: Table, frame: pl.DataFrame, line: int) -> pl.DataFrame:
     if (size.max() or 0) > table._limits.max_cell_bytes:
         k = int((size > table._limits.max_cell_bytes).arg_true()[0])
         j, i = divmod(k, frame.height)
-        table._limits.check_cell(int(size[k]), f"{table.name}: line {line + i}, column {table.header[j][:40]!r},")
+        column = table.header[int(frame.columns[j][1:])]  # chunks name columns by position: c0, c1, ...
+        table._limits.check_cell(int(size[k]), f"{table.name}: line {line + i}, column {column[:40]!r},")
     return frame
 
 
@@ -278,19 +283,22 @@ def _is_plain(kind: pa.DataType) -> bool:
             or pa.types.is_null(kind))
 
 
-def _parquet_chunks(table: Table, rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
+def _parquet_chunks(table: Table, rows: int, kept: list[str] | None = None) -> Iterator[tuple[pl.DataFrame, int]]:
     """Batches of at most ``rows`` rows from polars' streaming reader (for a cohort of thousands of columns it is
     several times faster than pyarrow's batches); a header that names a column twice, which polars refuses to
     read, goes through pyarrow so that the layout can say what is wrong."""
     line = 2  # the row's place counted as in a text file with a header, for messages
+    names = kept or table.columns
+    positions = [int(c[1:]) for c in names]
     if len(set(table.header)) < len(table.header):
-        batches = (pl.from_arrow(b.rename_columns(table.columns)) for b in pq.ParquetFile(
+        batches = (pl.from_arrow(b.select(positions)) for b in pq.ParquetFile(
             _open_stream(table._source)).iter_batches(batch_size=rows, use_threads=False))
     else:
-        batches = pl.scan_parquet(_open_stream(table._source)).collect_batches(chunk_size=rows)
+        batches = pl.scan_parquet(_open_stream(table._source)).select(pl.nth(positions)).collect_batches(
+            chunk_size=rows)
     try:
         for frame in batches:
-            frame.columns = table.columns
+            frame.columns = names
             if any(kind in (pl.Categorical, pl.Enum) for kind in frame.schema.values()):  # read like plain text
                 frame = frame.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
             for start in range(0, frame.height, rows):  # the streaming engine's batches may be larger than asked
