@@ -235,7 +235,7 @@ def launch(app: gr.Blocks, host: str, port: int, limits: Limits = APP, hourly_by
     the bodies received at once or past the hour's ``hourly_bytes`` is refused before Gradio reads it
     (``upload_route``; by default the hour's budget is 80 uploads at the byte limit)."""
     gate = middleware(limits.max_bytes, hourly_bytes=hourly_bytes)
-    if threading.current_thread() is threading.main_thread():
+    if threading.current_thread() is threading.main_thread() and not kwargs.get("prevent_thread_lock"):
         # how Spaces, systemd and docker stop a server: exit normally, so the downloads folder is removed (atexit)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     return app.launch(server_name=host, server_port=port, max_file_size=limits.max_bytes, theme=gr.themes.Soft(),

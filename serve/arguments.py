@@ -40,4 +40,4 @@ def names(value, what: str, most: int) -> list[str]:
 
 def _kind(value) -> str:
     return {list: "a list", tuple: "a list", dict: "an object", bool: "true/false", int: "a number",
-            float: "a number"}.get(type(value), type(value).__name__)
+            float: "a number", type(None): "nothing (choose one first)"}.get(type(value), type(value).__name__)

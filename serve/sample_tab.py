@@ -135,8 +135,8 @@ def build(service: PredictionService, explainer, downloads: Downloads, reference
         return gate(upload, mutations, tissue, then=offered)
 
     def sample_view(upload, mutations, tissue, sample, drug):
-        sample, drug = arguments.name(sample, "the sample"), arguments.name(drug, "the drug")
-        return gate(upload, mutations, tissue, then=lambda scored, report: _sample_view(scored, report, sample, drug))
+        return gate(upload, mutations, tissue, then=lambda scored, report: _sample_view(
+            scored, report, arguments.name(sample, "the sample"), arguments.name(drug, "the drug")))
 
     def _sample_view(scored, report, sample, drug):
         table, summary = views.explain_sample(service, explainer, report, sample, drug)

@@ -35,6 +35,7 @@ import asyncio
 import time
 from collections import deque
 
+from python_multipart.multipart import parse_options_header
 from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 
@@ -73,6 +74,8 @@ class UploadRouteGate:
         if scope["type"] != "http" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers", ()))
+        if sum(name == b"content-type" for name, _ in scope.get("headers", ())) > 1:
+            return await _answer(scope, receive, send, 400, "a request may declare one Content-Type.")
         if b"transfer-encoding" in headers:
             return await _answer(scope, receive, send, 411, "a request body must be sent with its length "
                                  "(Content-Length), not in chunks.")
@@ -193,15 +196,11 @@ def middleware(max_bytes: int | None, slots: int = RECEIVING, hourly_bytes: int 
 
 
 def _boundary(headers: dict) -> bytes | None:
-    """A multipart body's boundary, from its Content-Type (None for any other body)."""
-    kind = headers.get(b"content-type", b"")
-    if not kind.lower().startswith(b"multipart/"):
-        return None
-    for parameter in kind.split(b";")[1:]:
-        key, _, value = parameter.strip().partition(b"=")
-        if key.lower() == b"boundary" and value.strip(b'"'):
-            return value.strip(b'"')
-    return None
+    """A multipart body's boundary, read from its Content-Type by the parser Starlette itself uses (so that a header
+    written to be read one way by the gate and another by the route, ``boundary=A; boundary=B`` or spaces around
+    ``=``, counts the parts the route will see); None for any other body."""
+    kind, options = parse_options_header(headers.get(b"content-type", b""))
+    return options.get(b"boundary") or None if kind.lower().startswith(b"multipart/") else None
 
 
 def _content_length(headers: dict) -> int | None:

@@ -205,6 +205,28 @@ def test_a_mutation_list_sets_the_cohorts_events_and_the_output_names_its_model(
     assert embedded["model_version"] == runtime.metadata["model_version"] and embedded["input"] == "cohort.csv"
 
 
+def test_skip_invalid_leaves_out_a_wide_row_with_a_bad_cell_and_scores_the_others_as_alone(bundle, runtime,
+                                                                                            calibration, tmp_path):
+    """The wide layout read row by row after a bad cell: the bad row is named by its sample (the sample column after
+    columns the model does not read), and the other rows keep their values (a reviewer found them read as empty)."""
+    table = pl.read_csv(wide_csv(bundle, [0, 1, 2], modalities=("expression",)))
+    table = table.select(pl.lit(1.0).alias("expression:NOTAGENE1"), pl.lit(2.0).alias("expression:NOTAGENE2"),
+                         pl.all())
+    value = table.columns[3]
+    table = table.with_columns(pl.col(value).cast(pl.String))
+    table[1, value] = "not-a-number"
+    (tmp_path / "wide.csv").write_text(table.write_csv())
+    report = predict_file(runtime, calibration, tmp_path / "wide.csv", tmp_path / "o.parquet", chunk=4,
+                          progress=False, skip_invalid=True)
+    names = bundle.cell_lines["cell_line"]
+    assert report["samples"] == 2 and report["skipped"] == 1
+    assert pl.read_csv(tmp_path / "o.parquet.skipped.csv")["sample"].to_list() == [names[1]]
+    expected = runtime.predict(parse_profiles(wide_csv(bundle, [0, 2], modalities=("expression",)),
+                                              ProfileSchema.of(runtime)).profiles)
+    np.testing.assert_allclose(pl.read_parquet(tmp_path / "o.parquet")["ln_ic50"].to_numpy().reshape(2, -1), expected,
+                               atol=1e-5)
+
+
 def test_one_sample_mutation_file_pairs_with_one_sample_cohort_whatever_the_names(bundle, runtime, calibration,
                                                                                    tmp_path):
     """The app's rule in ``drugresponse predict`` too: Salmon names its one sample ``quant`` and a VCF names the tumour

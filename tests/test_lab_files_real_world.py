@@ -292,3 +292,34 @@ def test_a_salmon_file_of_gencode_transcript_names_is_refused_as_transcripts(bun
                          "NumReads": [200.0, 400.0]}).write_csv(separator="\t").encode()
     with pytest.raises(UserError, match=r"names transcripts, not genes \(e.g. ENST00000288602.11\|…, "):
         parse_profiles(data, schema, name="quant.sf")
+
+
+def test_a_genes_as_columns_parquet_that_repeats_a_gene_reads_like_its_csv(bundle, names, schema, sample):
+    """The parquet reader for repeated header names (pyarrow's) with only the used columns parsed: a reviewer found it
+    refused such a file that it read before."""
+    import io
+
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    table = pl.read_csv(lab_files.genes_as_columns(bundle.genes, names, {sample: bundle.profiles["expression"][ROW]}),
+                        separator="\t")
+    gene = table.columns[1]
+    text = table.with_columns(pl.col(gene).alias("REPEAT")).write_csv().replace(",REPEAT", f",{gene}", 1).encode()
+    buffer = io.BytesIO()
+    pq.write_table(pacsv.read_csv(io.BytesIO(text)), buffer)  # keeps the two columns of one name
+    from_parquet = parse_profiles(buffer.getvalue(), schema, name="x.parquet")
+    from_csv = parse_profiles(text, schema, name="x.csv")
+    np.testing.assert_allclose(from_parquet.profiles["expression"], from_csv.profiles["expression"], rtol=1e-6)
+    assert from_parquet.samples == [sample] and from_parquet.details.get("duplicated_genes")
+
+
+def test_featurecounts_bams_of_one_name_in_a_folder_per_sample_are_named_by_folder(bundle, names, schema, sample):
+    rows = pl.read_csv(lab_files.genes_as_rows(bundle.genes, names, {sample: bundle.profiles["expression"][ROW]}),
+                       separator="\t")
+    counts = (rows[sample] * 20).round()
+    table = rows.select(pl.col("gene").alias("Geneid"), pl.lit("chr1").alias("Chr"), pl.lit(1).alias("Start"),
+                        pl.lit(2000).alias("End"), pl.lit("+").alias("Strand"), pl.lit(2000).alias("Length"),
+                        counts.alias("S1/Aligned.sortedByCoord.out.bam"), counts.alias("S2/Aligned.sortedByCoord.out.bam"))
+    report = parse_profiles(table.write_csv(separator="\t").encode(), schema, name="counts.txt")
+    assert report.samples == ["S1", "S2"]

@@ -241,3 +241,28 @@ def test_a_gistic_gene_table_given_as_mutations_says_how_to_write_its_calls(expr
     data = f"Gene Symbol\tLocus ID\tCytoband\t{sample}\nERBB2\t2064\t17q12\t2\n".encode()
     with pytest.raises(UserError, match="GISTIC gene-by-sample table.*sample, gene, status: amp where GISTIC says 2"):
         with_mutations(expression, schema, data, "all_thresholded.by_genes.txt")
+
+
+def test_vep_trimmed_alleles_are_not_mistaken_for_another_alt_as_written(expression, schema, sample):
+    """REF A, ALT AA,AAA (an insertion in a poly-A run): VEP writes the trimmed alleles A and AA, and AA is also the
+    first ALT as written. The second allele's consequence must go to a 0/2 sample, not to a 0/1 one."""
+    header = ["##fileformat=VCFv4.2",
+              '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: '
+              'Allele|Consequence|IMPACT|SYMBOL|Gene">',
+              "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", sample])]
+    csq = "A|synonymous_variant|LOW|TP53|ENSG1,AA|frameshift_variant|HIGH|TP53|ENSG1"
+
+    def carrying(genotype):
+        record = "\t".join(["chr17", "7673802", ".", "A", "AA,AAA", "50", "PASS", f"CSQ={csq}", "GT", genotype])
+        return with_mutations(expression, schema, ("\n".join([*header, record]) + "\n").encode(), "s.vcf")
+    assert events_set(carrying("0/1"), schema) == {}
+    assert events_set(carrying("0/2"), schema) == {"TP53_mut": 1.0}
+
+
+def test_a_bare_zero_to_two_in_a_copy_number_column_is_not_read_as_copies(expression, schema, sample):
+    """0, 1, 2 and negative numbers are as often GISTIC's calls or log ratios; a 0 read as copies would be a
+    homozygous deletion. They are reported as not understood; write CN=0 or del."""
+    report = with_mutations(expression, schema, f"sample,gene,copy_number\n{sample},CDKN2A,0\n{sample},PTEN,-2\n"
+                            .encode())
+    assert events_set(report, schema) == {}
+    assert any(k.startswith("CDKN2A 0") for k in report.details["mutations"]["not_understood"])

@@ -232,3 +232,27 @@ def test_crafted_arguments_get_a_message_naming_the_argument_before_any_work(run
         assert "unhashable" not in payload and "Traceback" not in payload
     event, payload = call(running_app, "explain", ["x" * 900_000, "Cisplatin", None])
     assert event in ("error", "rejected") and len(payload) < 2_000  # refused; the name is not echoed back whole
+
+
+def test_smaller_holes_a_review_found_are_closed(schema, bundle, tmp_path):
+    """A quoted report field that starts a formula, a file whose lines end in CR alone (read as 'a header but no
+    rows'), names with hidden characters, and a ranking CSV rewritten on every request."""
+    import csv
+
+    from drugresponse.serve.downloads import Downloads, neutralise_line
+
+    line = neutralise_line('samples: a,"=HYPERLINK(""http://x.example"",""y"")", S1')
+    assert not any(cell.lstrip().startswith(("=", "+", "-", "@")) for cell in next(csv.reader([line])))
+    with_cr = wide_csv(bundle, [0], modalities=("expression",)).replace(b"\n", b"\r")
+    assert parse_profiles(with_cr, schema, name="old_mac.csv").samples == [bundle.cell_lines["cell_line"][0]]
+    for hidden in ("S\u200b1", "A\u202eBC", "A\nB"):
+        data = wide_csv(bundle, [0], modalities=("expression",)).decode().split("\n")
+        data[1] = '"' + hidden + '"' + data[1][data[1].index(","):]
+        with pytest.raises(UserError, match="invisible or control character"):
+            parse_profiles("\n".join(data).encode(), schema, name="x.csv")
+    downloads = Downloads(tmp_path / "downloads")
+    (tmp_path / "downloads").mkdir(exist_ok=True)
+    table = pl.DataFrame({"drug": ["a"], "z": [1.0]})
+    first = downloads.csv(table, "ranking_A-253", keep=True)
+    assert downloads.csv(table, "ranking_A-253", keep=True) == first  # written once, offered again
+    assert downloads.csv(table, "ranking_A/253", keep=True) != first  # names that clean alike do not collide

@@ -211,3 +211,22 @@ def test_the_running_app_refuses_a_gigabyte_upload_from_its_headers(running_app)
         answer = answer.decode()
     assert answer.startswith("HTTP/1.1 413") and "at most 25 MB" in answer
     assert time.perf_counter() - started < 5  # answered without waiting for a body that never comes
+
+
+@pytest.mark.parametrize("content_type, extra", [
+    ("multipart/form-data; boundary=FAKE; boundary=XyZ", []),  # the route's parser keeps the last
+    ("multipart/form-data; boundary = XyZ", []),  # spaces around '=', which the route's parser accepts
+    ("multipart/form-data; boundary=XyZ", [(b"content-type", b"multipart/form-data; boundary=FAKE")]),
+])
+def test_the_parts_are_counted_with_the_boundary_the_route_reads(gate, content_type, extra):
+    """A header written to be read one way by the gate and another by Gradio's parser let 10 files through (a
+    reviewer's bypass): the gate reads the boundary as Starlette does, and a second Content-Type is refused."""
+    scope = {"type": "http", "method": "POST", "path": "/gradio_api/upload",
+             "headers": [(b"content-length", str(len(_multipart(10))).encode()),
+                         (b"content-type", content_type.encode()), *extra]}
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+    asyncio.run(gate(scope, messages(_multipart(10), then={"type": "http.disconnect"}), send))
+    assert sent[0]["status"] == (400 if extra else 413) and gate.app.calls == (0 if extra else 1)

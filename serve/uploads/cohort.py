@@ -138,8 +138,10 @@ def _row_by_row(layout, frame, first_line, schema, limits, seen) -> tuple[Sample
         try:
             name = layout.read(frame.slice(i, 1), first_line + i, one, limits, taken)[0]
         except UserError as exc:
-            skipped.append(Skipped(str(frame[i, layout.sample]), str(exc)))
+            skipped.append(Skipped(str(frame.get_column(f"c{layout.sample}")[i]), str(exc)))
             continue
+        for m, values in one.values.items():  # the wide layout writes values without marking them: mark them
+            one.given[m][0] = ~np.isnan(values[0])
         taken.add(name)
         _merge(arrays, name, one)
     return arrays, skipped

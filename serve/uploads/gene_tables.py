@@ -83,6 +83,9 @@ def recognise(table: Table, sample_name: str) -> GeneTable | None:
         return star_counts(table, sample_name)
     if lower[:6] == FEATURE_COUNTS:  # one column per aligned file, named by its path
         names = [Path(c).name.removesuffix(".bam").removesuffix(".sorted") for c in table.header[6:]]
+        folders = [Path(c).parent.name for c in table.header[6:]]
+        if len(set(names)) < len(names) and all(folders) and len(set(folders)) == len(folders):
+            names = folders  # STAR writes every sample's BAM under one name, in a folder per sample
         return GeneTable("featureCounts (read counts, not normalised for gene length: the TPM table of the same run "
                          "is better)", [0], list(range(6, len(lower))), names)
     return None

@@ -25,7 +25,8 @@ The rule, written down (the words are in ``mutation_words``; changes are read in
   amplification only in a near-diploid genome, so it stays unknown) sets every recurrent gained region that lists
   the gene (``ERBB2`` -> ``gain_cnaPANCAN301_(CDK12,ERBB2,MED24)``); ``del``, ``deletion``, ``homozygous deletion``,
   ``deep deletion`` or ``CN=0`` every lost region that lists it; in a column named ``copy_number``,
-  ``absolute_copy_number``, ``total_copy_number`` or ``cn``, a bare number is such a copy number. A ``gain`` or a ``loss`` may be one copy: it stays
+  ``absolute_copy_number``, ``total_copy_number`` or ``cn``, a bare whole number of 3 or more is such a copy number
+  (a bare 0, 1, 2 or a negative number may be a GISTIC call or a log ratio: not understood, and reported); A ``gain`` or a ``loss`` may be one copy: it stays
   unknown, and is reported. For ERBB2 (HER2), ``positive`` is an amplification and ``negative`` or ``not amplified``
   sets its gained region to 0;
 - a **fusion** named ``BCR-ABL1``, ``BCR::ABL1``, ``BCR-ABL``, ``EWSR1-FLI1`` or ``EWSR1::FLI1``, or any event named
@@ -58,13 +59,14 @@ from .vcf_files import open_vcf, records
 GENE_COLUMNS = ("gene", "gene_symbol", "hugo_symbol", "symbol", "gene_name")
 # columns whose name says the cell is a yes/no call (1/0, yes/no, true/false), besides protein changes
 STATUS_COLUMNS = ("status", "mutation_status", "mutated", "mutation", "mutant", "mut", "mutation_call", "call")
-# columns of absolute copy numbers: a bare number there is read as ``CN=<number>`` (GISTIC's -2..2 calls are not
-# copy numbers, and a column named for them is not one of these)
+# columns of absolute copy numbers: a bare whole number of 3 or more there is read as ``CN=<number>``
 COPY_NUMBER_COLUMNS = ("copy_number", "absolute_copy_number", "total_copy_number", "cn")
 CHANGE_COLUMNS = ("protein_change", "mutation", "variant", "alteration", "change", "hgvsp", "hgvsp_short",
                   "aa_change", "event", "variant_classification", *STATUS_COLUMNS, *COPY_NUMBER_COLUMNS)
 SAMPLE_COLUMNS = ("sample", "tumor_sample_barcode", "sample_id", "sample_name")
-_NUMBER = re.compile(r"\d+(\.\d+)?")
+# a bare number read as copies: whole and 3 or more (0, 1, 2, -1, -2 are as often GISTIC's calls or log ratios, and
+# a 0 read as copies would be a homozygous deletion), so they are reported as not understood; write CN=0 or del
+_COPIES = re.compile(r"[3-9]|[1-9]\d+")
 PROTEIN_ALTERING = words.PROTEIN_ALTERING
 
 
@@ -147,7 +149,7 @@ def read_table(table: Table, schema: ProfileSchema, limits: Limits, sample_name:
         genes = text_column(chunk[:, gene], first_line, "gene", limits).to_list()
         changes = chunk[:, change].cast(pl.String).fill_null("").to_list()
         if copies:
-            changes = [f"CN={c.strip()}" if _NUMBER.fullmatch(c.strip()) else c for c in changes]
+            changes = [f"CN={c.strip()}" if _COPIES.fullmatch(c.strip()) else c for c in changes]
         samples = (text_column(chunk[:, sample], first_line, "sample name", limits).to_list() if sample is not None
                    else [sample_name] * chunk.height)
         for s, g, c in zip(samples, genes, changes):

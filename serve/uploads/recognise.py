@@ -36,7 +36,7 @@ def sample_name(file_name: str) -> str:
     """The sample a one-sample file stands for: its name without extensions (``S1.genes.results`` -> ``S1``,
     ``S1.ReadsPerGene.out.tab`` -> ``S1``)."""
     stem = _STEM.sub("", file_name)
-    return re.sub(r"\.(genes|quant)$|\.?ReadsPerGene\.out$", "", stem) or "sample"
+    return re.sub(r"\.(genes|quant)$|[._-]?ReadsPerGene\.out$", "", stem) or "sample"
 
 
 def recognise(table: Table, schema: ProfileSchema) -> Recognised:

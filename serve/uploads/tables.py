@@ -291,7 +291,7 @@ def _parquet_chunks(table: Table, rows: int, kept: list[str] | None = None) -> I
     names = kept or table.columns
     positions = [int(c[1:]) for c in names]
     if len(set(table.header)) < len(table.header):
-        batches = (pl.from_arrow(b.select(positions)) for b in pq.ParquetFile(
+        batches = (pl.from_arrow(b.select(positions).rename_columns(names)) for b in pq.ParquetFile(
             _open_stream(table._source)).iter_batches(batch_size=rows, use_threads=False))
     else:
         batches = pl.scan_parquet(_open_stream(table._source)).select(pl.nth(positions)).collect_batches(

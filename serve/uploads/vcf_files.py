@@ -7,8 +7,8 @@
 - only records whose FILTER is PASS or ``.`` count; a sample carries a record when its genotype holds an alternative
   allele, and it gets the genes of that allele's annotations only: at a multi-allelic site (``ALT`` of ``T,G``) a
   sample whose genotype is ``0/1`` carries ``T``'s consequence, not ``G``'s. An annotation's allele is matched to
-  ``ALT`` as written, as VEP writes it (the base shared with ``REF`` trimmed, ``-`` for none left) or by VEP's
-  ``ALLELE_NUM``; one that matches no ``ALT`` counts for every carrier;
+  ``ALT`` by VEP's ``ALLELE_NUM``, else as VEP writes it (the base shared with ``REF`` and every ``ALT`` trimmed,
+  ``-`` for none left) or snpEff as written; one that matches no ``ALT`` counts for every carrier;
 - a tumour/normal pair (Mutect2, Strelka) is one sample, the tumour: the column named by ``##tumor_sample=``, else
   the one beside ``##normal_sample=``, else a column named TUMOR or TUMOUR beside one named NORMAL. The report says
   which column was taken.
@@ -60,6 +60,8 @@ def open_vcf(table: Table, limits: Limits, sample_name: str) -> Vcf:
         return Vcf([sample_name], [], csq_format)
     samples = table.header[9:]
     limits.check_samples(len(samples))
+    for name in samples:
+        limits.check_name(name, "the VCF's sample name")
     tumour, how = _tumour(table.preamble, samples)
     if tumour is None:
         return Vcf(samples, [9 + i for i in range(len(samples))], csq_format)
@@ -95,16 +97,16 @@ def _info(info: str, key: str) -> str | None:
     return None
 
 
-def _allele_number(allele: str, ref: str, alts: list[str]) -> int | None:
-    """Which ALT (1-based) an annotation's allele names: as written, or as VEP trims it (the first base, shared by REF
-    and every ALT, dropped; ``-`` when nothing is left); None when it names none of them."""
-    if allele in alts:
-        return alts.index(allele) + 1
-    if ref and all(a[:1] == ref[:1] for a in alts):
-        trimmed = [a[1:] or "-" for a in alts]
-        if allele in trimmed:
-            return trimmed.index(allele) + 1
-    return None
+def _allele_number(allele: str, ref: str, alts: list[str], vep: bool) -> int | None:
+    """Which ALT (1-based) an annotation's allele names; None when it names none of them. snpEff writes the ALT as
+    given. VEP trims the first base when REF and every ALT share it (``-`` when nothing is left) and then writes only
+    the trimmed form, which may equal another ALT as written (REF ``A``, ALT ``AA,AAA``: VEP's ``A`` and ``AA``), so
+    for VEP the trimmed forms are matched alone."""
+    if vep and ref and all(a[:1] == ref[:1] for a in alts):
+        written = [a[1:] or "-" for a in alts]
+    else:
+        written = alts
+    return written.index(allele) + 1 if allele in written else None
 
 
 def _genes(row: list, csq_format: list[str] | None) -> dict[int | None, set[str]]:
@@ -113,9 +115,9 @@ def _genes(row: list, csq_format: list[str] | None) -> dict[int | None, set[str]
     info, ref, alts = row[7] or "", row[3] or "", (row[4] or "").split(",")
     genes: dict[int | None, set[str]] = {}
 
-    def add(allele: str, gene: str, number: str = "") -> None:
+    def add(allele: str, gene: str, vep: bool, number: str = "") -> None:
         key = int(number) if number.isdigit() and 0 < int(number) <= len(alts) else None
-        key = key if key is not None else (1 if len(alts) == 1 else _allele_number(allele, ref, alts))
+        key = key if key is not None else (1 if len(alts) == 1 else _allele_number(allele, ref, alts, vep))
         genes.setdefault(key, set()).add(gene)
 
     if csq_format:
@@ -125,11 +127,11 @@ def _genes(row: list, csq_format: list[str] | None) -> dict[int | None, set[str]
             field_of = {k: parts[i] for k, i in at.items() if i < len(parts)}
             terms = set(field_of.get("Consequence", "").split("&"))
             if terms & PROTEIN_ALTERING and field_of.get("SYMBOL"):
-                add(field_of.get("Allele", ""), field_of["SYMBOL"], field_of.get("ALLELE_NUM", ""))
+                add(field_of.get("Allele", ""), field_of["SYMBOL"], True, field_of.get("ALLELE_NUM", ""))
     for entry in (_info(info, "ANN") or "").split(","):
         parts = entry.split("|")
         if len(parts) > 3 and set(parts[1].split("&")) & PROTEIN_ALTERING and parts[3]:
-            add(parts[0], parts[3])
+            add(parts[0], parts[3], False)
     return genes
 
 
