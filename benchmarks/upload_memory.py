@@ -77,6 +77,24 @@ def inputs(genes: list[str], events: list[str], folder: Path) -> dict[str, tuple
     rows_fit = max(1, (limit - len(header)) // (len(row_text) + 1))
     write("wide_too_many_columns.csv", f"wide layout, {columns:,} columns x {rows_fit} rows (refused)",
           ("\n".join([header] + [row_text.replace("S,", f"S{i},", 1) for i in range(rows_fit)]) + "\n").encode())
+    # as many columns as the limit admits, read: unknown names in the wide layout, and a genes-as-columns table of
+    # the model's genes by Ensembl ID among made-up ones (a lab's table of every gene); the rows that fit
+    columns = APP.max_columns
+    header = "sample," + ",".join(f"expression:X{i}" for i in range(columns - 1))
+    row_text = "S," + ",".join("1" for _ in range(columns - 1))
+    rows_fit = min(APP.max_samples, max(1, (limit - len(header)) // (len(row_text) + 1)))
+    write("wide_widest.csv", f"wide layout, {columns:,} columns x {rows_fit} rows, names the model does not know",
+          ("\n".join([header] + [row_text.replace("S,", f"S{i},", 1) for i in range(rows_fit)]) + "\n").encode())
+    ids = pl.read_parquet(ROOT / "assets" / "gene_identifiers.parquet").filter(pl.col("rule") == "ensembl")
+    by_id = dict(zip(ids["symbol"].to_list(), ids["identifier"].to_list()))
+    known = [by_id[g] for g in genes if g in by_id]
+    names = known + [f"ENSG9{i:010d}" for i in range(columns - 1 - len(known))]
+    row_text = "patient-X," + ",".join("5.5" for _ in names)  # "S1" and the like are HGNC aliases: no gene names
+    rows_fit = min(APP.max_samples, max(1, (limit - len(names) * 16) // (len(row_text) + 1)))
+    write("genes_as_columns_widest.csv", f"genes as columns, {columns:,} columns ({len(known):,} model genes by "
+          f"Ensembl ID) x {rows_fit} rows", ("\n".join(["sample," + ",".join(names)]
+                                                     + [row_text.replace("-X,", f"-{i},", 1) for i in range(rows_fit)])
+                                          + "\n").encode())
     # genes as rows, accepted: every model gene, as many sample columns as fit (TPM)
     samples = min(APP.max_samples, limit // (len(genes) * 9))
     table = pl.DataFrame({"gene": genes, **{f"S{s}": np.exp2(values(len(genes)) + 5).round(2) for s in range(samples)}})

@@ -66,7 +66,7 @@ class Table:
         """(chunk, file line of its first row), columns named by position (``columns``); text cells as strings.
         ``keep``: the positions a reader uses; the others are never made into columns (a header of 70,000 names
         costs hundreds of MB as columns, however few rows), and the chunk's columns keep their positions' names."""
-        kept = None if keep is None else [self.columns[p] for p in sorted(set(keep))]
+        kept = None if keep is None else [f"c{p}" for p in sorted(set(keep))]  # ``columns``' names, built once each
         if not self.text:
             yield from _parquet_chunks(self, rows, kept)
             return
