@@ -201,9 +201,9 @@ def predict_file(runtime: ModelRuntime, calibration: Calibration, source: Path, 
                 f" ({len(skipped)} skipped; see the reasons in {skipped_path(out)})." if skipped else "."))
         if calls is not None and not matched:  # a mutation file that sets nothing is a mistake, not a detail
             raise UserError(f"{Path(mutations).name}: none of its samples ({', '.join(map(repr, calls.samples[:3]))}"
-                            f"{' …' if len(calls.samples) > 3 else ''}) is in {source.name} (which has "
-                            f"{cohort.samples or 'other'} sample(s)); name the samples the same in both files. Nothing "
-                            "was written.")
+                            f"{' …' if len(calls.samples) > 3 else ''}) is in {source.name}"
+                            + (f" (which has {cohort.samples:,} sample(s))" if cohort.samples else "")
+                            + "; name the samples the same in both files. Nothing was written.")
         output.commit()
     except BaseException:
         output.abort()
