@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -109,6 +110,12 @@ def _allele_number(allele: str, ref: str, alts: list[str], vep: bool) -> int | N
     return written.index(allele) + 1 if allele in written else None
 
 
+@functools.lru_cache(maxsize=8)
+def _csq_positions(csq_format: tuple[str, ...]) -> dict[str, int]:
+    """Where VEP's CSQ entries hold the fields read, found once per file's format, not once per record."""
+    return {k: csq_format.index(k) for k in ("Allele", "Consequence", "SYMBOL", "ALLELE_NUM") if k in csq_format}
+
+
 def _genes(row: list, csq_format: list[str] | None) -> dict[int | None, set[str]]:
     """Genes whose protein a record's annotation says it changes, by the ALT allele (1-based) that changes them; None
     for an annotation whose allele names no ALT (it counts for any carrier)."""
@@ -121,10 +128,10 @@ def _genes(row: list, csq_format: list[str] | None) -> dict[int | None, set[str]
         genes.setdefault(key, set()).add(gene)
 
     if csq_format:
-        at = {k: i for i, k in enumerate(csq_format)}
+        at = _csq_positions(tuple(csq_format))
         for entry in (_info(info, "CSQ") or "").split(","):
             parts = entry.split("|")
-            field_of = {k: parts[i] for k, i in at.items() if i < len(parts)}
+            field_of = {k: parts[i] for k, i in at.items() if i < len(parts)}  # the four fields read, not all ~80
             terms = set(field_of.get("Consequence", "").split("&"))
             if terms & PROTEIN_ALTERING and field_of.get("SYMBOL"):
                 add(field_of.get("Allele", ""), field_of["SYMBOL"], True, field_of.get("ALLELE_NUM", ""))
